@@ -1,0 +1,90 @@
+"""Session-wide fixtures: the real services every integration test runs against.
+
+Each service fixture calls the same ``tests.infra`` code that ``make dev-up`` uses.  A
+service already running (started by ``make dev-up`` or an earlier session with
+``CVERAG_KEEP_SERVICES=1``) is reused and left running; one started here is stopped at the
+end of the session.  When a test fails, the last lines of the logs of the services it used
+are attached to its report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra import proc
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+KEEP_SERVICES = os.environ.get("CVERAG_KEEP_SERVICES") == "1"
+
+
+def _service(module: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    info, started = module.ensure_running()
+    request.config.stash.setdefault(_USED_LOGS, set()).update(module.logs())
+    yield info
+    if started and not KEEP_SERVICES:
+        module.stop()
+
+
+_USED_LOGS = pytest.StashKey[set[Path]]()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real CVE data beside the project (``../shared/data``); never copied in."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared data not found at {SHARED_DATA}; the tests need ../shared/data")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A real PostgreSQL with pgvector (``.dsn``)."""
+    from tests.infra import postgres as module
+
+    yield from _service(module, request)
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A real Apache Kafka broker in KRaft mode (``.bootstrap``)."""
+    from tests.infra import kafka as module
+
+    yield from _service(module, request)
+
+
+def _docker_engine_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture(scope="session", params=["local", "kind"])
+def cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A Kubernetes cluster with nodes in three zones and a GPU pool (``.kubeconfig``).
+
+    ``local`` runs the control plane as processes with kwok nodes; ``kind`` is the same
+    test against a kind cluster through pytest-kind, for machines with a Docker engine.
+    """
+    if request.param == "kind":
+        if not _docker_engine_available():
+            pytest.skip("kind provider needs a Docker engine; none runs on this machine")
+        from tests.infra import kind as module
+    else:
+        from tests.infra import cluster as module  # type: ignore[no-redef]
+    yield from _service(module, request)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for log in sorted(item.config.stash.get(_USED_LOGS, set())):
+            report.sections.append((f"service log {log.name}", proc.log_tail(log, 40)))

@@ -1,0 +1,1 @@
+"""Small pieces every workload shares: what a CVE record is and how it is identified."""
