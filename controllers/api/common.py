@@ -151,7 +151,9 @@ class ObjectMeta(BaseModel):
     generation: int = 0
 
 
-def column(name: str, path: str, type_: str = "string", description: str = "", priority: int = 0) -> dict[str, Any]:
+def column(
+    name: str, path: str, type_: str = "string", description: str = "", priority: int = 0
+) -> dict[str, Any]:
     """One ``additionalPrinterColumns`` entry for ``kubectl get``."""
     col: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path}
     if description:
@@ -192,5 +194,9 @@ class Kind(BaseModel):
     def from_body(cls, body: Any) -> Any:
         """Parse a kopf body (or any mapping) into the model."""
         return cls.model_validate(
-            {"metadata": body.get("metadata", {}), "spec": body.get("spec", {}), "status": body.get("status") or {}}
+            {
+                "metadata": body.get("metadata", {}),
+                "spec": body.get("spec", {}),
+                "status": body.get("status") or {},
+            }
         )

@@ -27,9 +27,23 @@ CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 CATEGORY = "cverag"
 # Keywords that mean the same in OpenAPI v3 and are copied as they are.
 _PASS_THROUGH = {
-    "type", "description", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum",
-    "minItems", "maxItems", "format", "default", "required", "x-kubernetes-validations",
-    "x-kubernetes-int-or-string", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+    "type",
+    "description",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "format",
+    "default",
+    "required",
+    "x-kubernetes-validations",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
 }
 
 

@@ -159,7 +159,9 @@ class JobTemplate(CrdModel):
     image: Annotated[str, Field(min_length=1, max_length=512)] = "ghcr.io/cverag/workloads:0.1.0"
     """Container image with the cverag workloads."""
     resources: Resources = Field(
-        default_factory=lambda: Resources(requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "1Gi"})
+        default_factory=lambda: Resources(
+            requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "1Gi"}
+        )
     )
     """Resources of the sync container."""
     backoff_limit: Annotated[int, Field(ge=0, le=20)] = 4

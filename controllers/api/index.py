@@ -37,9 +37,7 @@ class Embedding(CrdModel):
     text-embeddings-inference server."""
     model: Annotated[str, Field(min_length=1, max_length=256)] = "sentence-transformers/all-MiniLM-L6-v2"
     """Hugging Face model id."""
-    dimension: Annotated[
-        int, Field(ge=1, le=20000, json_schema_extra=immutable("embedding.dimension"))
-    ] = 384
+    dimension: Annotated[int, Field(ge=1, le=20000, json_schema_extra=immutable("embedding.dimension"))] = 384
     """Vector dimension the model produces; must match the model (all-MiniLM-L6-v2: 384)."""
     endpoint: Annotated[str, Field(max_length=2048, pattern=r"^https?://\S+$")] | None = None
     """Base URL of the TEI server or a dedicated HF Inference Endpoint."""
@@ -50,7 +48,9 @@ class Embedding(CrdModel):
 class PgVector(CrdModel):
     """A pgvector table with an HNSW index in the store's database."""
 
-    table: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z_][a-z0-9_]*$")] = "cve_embeddings"
+    table: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z_][a-z0-9_]*$")] = (
+        "cve_embeddings"
+    )
     """Table name inside the store's schema."""
     m: Annotated[int, Field(ge=2, le=100)] = 16
     """HNSW m: links per node; more is more accurate and larger."""
@@ -83,12 +83,17 @@ class Backend(CrdModel):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("self.type != 'pinecone' || has(self.pinecone)", "backend.type pinecone needs backend.pinecone"),
+                cel(
+                    "self.type != 'pinecone' || has(self.pinecone)",
+                    "backend.type pinecone needs backend.pinecone",
+                ),
             ]
         }
     )
 
-    type: Annotated[Literal["pgvector", "pinecone"], Field(json_schema_extra=immutable("backend.type"))] = "pgvector"
+    type: Annotated[Literal["pgvector", "pinecone"], Field(json_schema_extra=immutable("backend.type"))] = (
+        "pgvector"
+    )
     """pgvector (in the store's PostgreSQL) or pinecone."""
     pgvector: PgVector = Field(default_factory=PgVector)
     """Settings of the pgvector backend."""
@@ -104,7 +109,9 @@ class Sync(CrdModel):
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 256
     """Documents embedded and upserted per batch."""
     resources: Resources = Field(
-        default_factory=lambda: Resources(requests={"cpu": "500m", "memory": "512Mi"}, limits={"memory": "2Gi"})
+        default_factory=lambda: Resources(
+            requests={"cpu": "500m", "memory": "512Mi"}, limits={"memory": "2Gi"}
+        )
     )
     """Resources of the sync pod (the local model runs there)."""
 

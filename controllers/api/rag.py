@@ -28,7 +28,9 @@ def replicas_rule(where: str) -> ConfigDict:
     return ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("self.minReplicas <= self.maxReplicas", f"{where}.minReplicas must not exceed maxReplicas")
+                cel(
+                    "self.minReplicas <= self.maxReplicas", f"{where}.minReplicas must not exceed maxReplicas"
+                )
             ]
         }
     )
@@ -114,7 +116,9 @@ class Api(CrdModel):
     top_k: Annotated[int, Field(ge=1, le=50)] = 5
     """Records retrieved per question."""
     resources: Resources = Field(
-        default_factory=lambda: Resources(requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "2Gi"})
+        default_factory=lambda: Resources(
+            requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "2Gi"}
+        )
     )
     """Resources of each API pod."""
 

@@ -22,7 +22,12 @@ from controllers.api.common import (
 
 SchemaName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z_][a-z0-9_]*$")]
 # A five-field cron expression or a macro such as @daily.
-Cron = Annotated[str, Field(max_length=100, pattern=r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$")]
+Cron = Annotated[
+    str,
+    Field(
+        max_length=100, pattern=r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+    ),
+]
 
 
 class Postgres(CrdModel):
@@ -55,7 +60,9 @@ class Postgres(CrdModel):
     """Secret with keys username and password."""
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
     """libpq sslmode."""
-    schema_: Annotated[SchemaName, Field(alias="schema", json_schema_extra=immutable("postgres.schema"))] = "cverag"
+    schema_: Annotated[SchemaName, Field(alias="schema", json_schema_extra=immutable("postgres.schema"))] = (
+        "cverag"
+    )
     """Schema holding this store's tables; one database can hold several stores."""
 
 
@@ -65,7 +72,9 @@ class Consumer(CrdModel):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("self.minReplicas <= self.maxReplicas", "consumer.minReplicas must not exceed maxReplicas")
+                cel(
+                    "self.minReplicas <= self.maxReplicas", "consumer.minReplicas must not exceed maxReplicas"
+                )
             ]
         }
     )
@@ -81,7 +90,9 @@ class Consumer(CrdModel):
     target_cpu_utilization: Annotated[int, Field(ge=1, le=100)] = 70
     """HPA target average CPU utilisation in percent."""
     resources: Resources = Field(
-        default_factory=lambda: Resources(requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "1Gi"})
+        default_factory=lambda: Resources(
+            requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "1Gi"}
+        )
     )
     """Resources of each consumer pod."""
 

@@ -1,0 +1,1 @@
+"""What every controller shares: settings, conditions, events, metrics, Kubernetes clients."""

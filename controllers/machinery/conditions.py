@@ -1,0 +1,124 @@
+"""Status conditions in the metav1.Condition shape, written without clobbering each other.
+
+kopf has no condition helper, and its status patches replace ``status.conditions`` as a
+whole list, so two handlers (or two controllers) writing different condition types would
+erase each other's.  Here a condition is merged into the list read from the server and
+written back with the object's ``resourceVersion`` as a precondition; a conflict means
+somebody else wrote in between, and the merge is simply redone on the fresh object.
+
+``lastTransitionTime`` changes only when a condition's status flips, as the API
+conventions require, so kstatus and Argo CD can tell "since when" from "last written".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from controllers.api import GROUP, VERSION
+from controllers.api.common import ConditionStatus, Kind
+
+READY = "Ready"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+
+
+@dataclass(frozen=True)
+class Cond:
+    """One condition a controller wants to be true of an object now."""
+
+    type: str
+    status: ConditionStatus | bool
+    reason: str
+    message: str = ""
+
+    @property
+    def status_text(self) -> str:
+        if isinstance(self.status, bool):
+            return "True" if self.status else "False"
+        return self.status.value
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A condition whose status changed (or appeared): worth an Event."""
+
+    type: str
+    old_status: str | None
+    new: dict[str, Any]
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def merge(
+    current: Sequence[dict[str, Any]], updates: Iterable[Cond], generation: int, now: str | None = None
+) -> tuple[list[dict[str, Any]], list[Transition]]:
+    """Conditions after applying ``updates``; other types are kept as they are."""
+    stamp = now or now_rfc3339()
+    by_type = {c["type"]: dict(c) for c in current}
+    transitions = []
+    for cond in updates:
+        old = by_type.get(cond.type)
+        flipped = old is None or old.get("status") != cond.status_text
+        by_type[cond.type] = {
+            "type": cond.type,
+            "status": cond.status_text,
+            "reason": cond.reason,
+            "message": cond.message,
+            "lastTransitionTime": stamp if flipped else old["lastTransitionTime"],  # type: ignore[index]
+            "observedGeneration": generation,
+        }
+        if flipped:
+            transitions.append(Transition(cond.type, old.get("status") if old else None, by_type[cond.type]))
+    return list(by_type.values()), transitions
+
+
+def find(conditions: Sequence[dict[str, Any]], type_: str) -> dict[str, Any] | None:
+    return next((c for c in conditions if c.get("type") == type_), None)
+
+
+def is_true(conditions: Sequence[dict[str, Any]], type_: str) -> bool:
+    found = find(conditions, type_)
+    return found is not None and found.get("status") == "True"
+
+
+def apply(
+    api: client.CustomObjectsApi,
+    kind: type[Kind],
+    namespace: str,
+    name: str,
+    updates: Sequence[Cond],
+    extra_status: dict[str, Any] | None = None,
+    attempts: int = 5,
+) -> tuple[dict[str, Any], list[Transition]]:
+    """Merge ``updates`` into the live object's conditions and write them back.
+
+    ``extra_status`` (kind-specific fields) goes in the same patch.  ``observedGeneration``
+    of the conditions and of the status follow the generation of the object as read.
+    """
+    for attempt in range(attempts):
+        obj: dict[str, Any] = api.get_namespaced_custom_object(GROUP, VERSION, namespace, kind.plural, name)
+        generation = int(obj["metadata"].get("generation", 0))
+        status = obj.get("status") or {}
+        conditions, transitions = merge(status.get("conditions", []), updates, generation)
+        patch = {
+            "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+            "status": {**(extra_status or {}), "conditions": conditions, "observedGeneration": generation},
+        }
+        try:
+            written: dict[str, Any] = api.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, kind.plural, name, patch
+            )
+        except ApiException as exc:
+            if exc.status == 409 and attempt + 1 < attempts:
+                continue
+            raise
+        return written, transitions
+    raise RuntimeError("unreachable")  # pragma: no cover
