@@ -1,0 +1,62 @@
+# cverag — the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+INFRA  := $(PY) -m tests.infra
+
+.PHONY: help venv demo test lint typecheck unit crds bench \
+        infra-build cluster kafka postgres dev-up infra-down infra-status
+
+help:
+	@echo "make demo        stream CVEs through feed -> Kafka -> store -> index and ask the RAG API"
+	@echo "make test        lint, type-check and run every test against real local services"
+	@echo "make dev-up      start the local Kubernetes control plane, Kafka and PostgreSQL"
+	@echo "make infra-down  stop them;  make infra-status  show them"
+	@echo "make crds        regenerate crds/ from the pydantic models"
+	@echo "make bench       run the benchmarks under bench/"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+infra-build: venv
+	$(INFRA) build
+
+# pytest exits 5 when it collected no test: that is not a failure of the build.
+test: lint typecheck infra-build
+	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+crds: venv
+	$(PY) -m controllers.api.crdgen
+
+cluster: venv
+	$(INFRA) up cluster
+kafka: venv
+	$(INFRA) up kafka
+postgres: venv
+	$(INFRA) up postgres
+dev-up: venv
+	$(INFRA) up
+infra-down: venv
+	$(INFRA) down
+infra-status: venv
+	$(INFRA) status
+
+demo: venv
+	$(PY) -m bench.demo $(DEMO_ARGS)
+
+bench: venv
+	$(PY) -m bench.ingest
+	$(PY) -m bench.embedding

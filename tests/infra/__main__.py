@@ -1,0 +1,64 @@
+"""``python -m tests.infra {build,up,down,status,env} [cluster kafka postgres]``.
+
+The same functions the pytest fixtures call, for people: ``make dev-up`` starts everything
+and prints how to reach it; ``make infra-down`` stops it by pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from types import ModuleType
+
+from tests.infra import proc
+
+COMPONENTS = ("postgres", "kafka", "cluster")
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"tests.infra.{name}")
+
+
+def _env_lines(name: str, info: object) -> list[str]:
+    if name == "cluster":
+        return [f"export KUBECONFIG={info.kubeconfig}"]  # type: ignore[attr-defined]
+    if name == "kafka":
+        return [f"export CVERAG_KAFKA_BOOTSTRAP={info.bootstrap}"]  # type: ignore[attr-defined]
+    return [f"export CVERAG_PG_DSN='{info.dsn}'"]  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.infra", description=__doc__)
+    parser.add_argument("command", choices=["build", "up", "down", "status"])
+    parser.add_argument("components", nargs="*", help=f"any of {', '.join(COMPONENTS)} (default: all)")
+    args = parser.parse_args(argv)
+    names = args.components or list(COMPONENTS)
+    if unknown := set(names) - set(COMPONENTS):
+        parser.error(f"unknown component(s): {', '.join(sorted(unknown))}")
+    try:
+        for name in names:
+            module = _module(name)
+            started = time.monotonic()
+            if args.command == "build":
+                module.build()
+                print(f"{name}: built ({time.monotonic() - started:.1f}s)")
+            elif args.command == "up":
+                info, fresh = module.ensure_running()
+                verb = "started" if fresh else "already running"
+                print(f"{name}: {verb} ({time.monotonic() - started:.1f}s)")
+                print("\n".join("  " + line for line in _env_lines(name, info)))
+            elif args.command == "down":
+                module.stop()
+                print(f"{name}: stopped")
+            else:
+                print(proc.ServiceDir(name).describe())
+    except proc.ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
