@@ -88,3 +88,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed:
         for log in sorted(item.config.stash.get(_USED_LOGS, set())):
             report.sections.append((f"service log {log.name}", proc.log_tail(log, 40)))
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: Any) -> Any:
+    """An API client with the cluster's admin credentials."""
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=str(cluster.kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def cverag_crds(kube: Any) -> list[str]:
+    """The four cverag CRDs from ``crds/``, installed (or updated) and Established."""
+    from tests.support.kube import install_crds
+
+    return install_crds(kube, sorted((Path(__file__).resolve().parents[1] / "crds").glob("*.yaml")))
+
+
+@pytest.fixture
+def namespace(kube: Any, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    from tests.support.kube import temporary_namespace
+
+    with temporary_namespace(kube, request.node.name) as name:
+        yield name

@@ -174,7 +174,7 @@ class CveFeedSpec(CrdModel):
     """Desired state of a CVE feed."""
 
     source: Source
-    """Where records come from."""
+    """Where records come from: exactly one of cvelistV5, nvd or file."""
     since: Timestamp | None = None
     """Ignore releases and changes before this RFC 3339 date or date-time."""
     poll_interval: Duration = "15m"
