@@ -1,0 +1,34 @@
+"""Names fixed by the data-plane contract (notes/dataplane-contract.md) on the feed side."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+SOURCE = "cverag-source"
+SHA256 = "cverag-sha256"
+DATE_UPDATED = "cverag-date-updated"
+RELEASE = "cverag-release"
+KIND = "cverag-kind"
+DLQ_REASON = "cverag-dlq-reason"
+DLQ_DETAIL = "cverag-dlq-detail"
+# Set on a dead-letter message whose value had to be cut to fit the broker: the original size.
+DLQ_TRUNCATED = "cverag-dlq-truncated"
+
+DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024
+
+
+class Reason(StrEnum):
+    """Machine codes of the ``cverag-dlq-reason`` header."""
+
+    INVALID_JSON = "invalid-json"
+    INVALID_UTF8 = "invalid-utf8"
+    NOT_A_CVE_RECORD = "not-a-cve-record"
+    MISSING_ID = "missing-id"
+    ID_MISMATCH = "id-mismatch"
+    TOO_LARGE = "too-large"
+    UNREADABLE_SOURCE = "unreadable-source"
+
+
+def dlq_topic_for(topic: str) -> str:
+    """The default dead-letter topic of a records topic."""
+    return f"{topic}.dlq"
