@@ -1,0 +1,233 @@
+"""A real Apache Kafka broker (KRaft, one node acting as broker and controller) for the tests.
+
+The broker comes from Maven Central jars rather than a release tarball because Maven Central
+is a registry every machine of this project can reach: ``pom.xml`` beside this module
+resolves ``org.apache.kafka:kafka_2.13`` plus a log4j2 binding into
+``~/.cache/cverag/kafka-<VERSION>/lib`` once, and the broker runs as
+``java -cp 'lib/*' kafka.Kafka server.properties`` with its state in
+``~/.cache/cverag/state/kafka/``.  Ports are chosen free at each fresh start and published in
+``info.json``; :func:`kill` and :func:`restart` keep both the ports and the data directory so
+failure tests can crash the broker and bring the *same* broker back.
+
+Set ``CVERAG_KAFKA_BOOTSTRAP=host:port`` to use an external broker instead: nothing is then
+built, started, stopped or killed here (:func:`kill` and :func:`restart` refuse).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import functools
+import json
+import os
+import shutil
+import signal
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+
+from tests.infra import proc
+
+VERSION = "4.3.1"
+BOOTSTRAP_ENV = "CVERAG_KAFKA_BOOTSTRAP"
+# C1-only JIT: the broker starts in ~6 s instead of ~11 s on 2 cores; test traffic never needs C2.
+JVM_OPTS = ["-Xms256m", "-Xmx512m", "-XX:TieredStopAtLevel=1", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError"]
+START_TIMEOUT = 120.0
+_HERE = Path(__file__).resolve().parent / "kafka"
+_SERVICE = proc.ServiceDir("kafka")
+
+
+@dataclass(frozen=True)
+class KafkaInfo:
+    bootstrap: str
+    pid: int
+
+
+def _lib() -> Path:
+    return proc.cache_dir("kafka", VERSION) / "lib"
+
+
+def build() -> None:
+    """Resolve the broker jars with Maven, only when they are not cached yet.
+
+    Maven writes into ``lib.partial`` which is renamed at the end, so an interrupted download
+    never leaves a ``lib/`` that looks complete.
+    """
+    lib = _lib()
+    if (lib / f"kafka_2.13-{VERSION}.jar").is_file():
+        return
+    if shutil.which("mvn") is None:
+        raise proc.ServiceError("mvn not found: Maven 3.8+ is needed to fetch the Kafka jars")
+    partial = lib.with_name("lib.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    pom, version, out = _HERE / "pom.xml", f"-Dkafka.version={VERSION}", f"-Dkafka.lib={partial}"
+    mvn: list[str | Path] = ["mvn", "-q", "-B", "-f", pom, "dependency:copy-dependencies", version, out]
+    proc.run(mvn, what="mvn copy-dependencies (Kafka jars)")
+    shutil.rmtree(lib, ignore_errors=True)
+    partial.rename(lib)
+
+
+def external_bootstrap() -> str | None:
+    return os.environ.get(BOOTSTRAP_ENV) or None
+
+
+def answers(bootstrap: str, timeout: float = 5.0) -> bool:
+    """True when the broker serves metadata: the AdminClient lists topics and sees a broker."""
+    host, _, port = bootstrap.rpartition(":")
+    if not proc.port_open(int(port), host):  # skip librdkafka's connection-refused log noise
+        return False
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    return bool(admin.list_topics(timeout=timeout).brokers)
+
+
+def ensure_running() -> tuple[KafkaInfo, bool]:
+    """Reuse a live broker, else start a fresh one (stale pids killed, data wiped, new ports)."""
+    if external := external_bootstrap():
+        return KafkaInfo(bootstrap=external, pid=0), False
+    with _lock():
+        info = _SERVICE.read_info()
+        if info and answers(info["endpoints"]["bootstrap"]):
+            return _kafka_info(info), False
+        _SERVICE.stop()
+        build()
+        shutil.rmtree(_data_dir(), ignore_errors=True)
+        _rotate_log()
+        broker_port, controller_port = _two_free_ports()
+        _write_properties(broker_port, controller_port)
+        _format_storage()
+        return _start(broker_port, controller_port), True
+
+
+def stop() -> None:
+    if external_bootstrap() is None:
+        _SERVICE.stop()
+
+
+def logs() -> list[Path]:
+    return [] if external_bootstrap() else [_SERVICE.log("kafka")]
+
+
+def running() -> bool:
+    """True while the recorded broker process is alive (it may still be starting up)."""
+    return external_bootstrap() is None and _SERVICE.read_info() is not None
+
+
+def kill() -> None:
+    """SIGKILL the broker as a crash would, keeping its data directory and ports."""
+    info = _recorded()
+    pid = int(info["pids"]["broker"])
+    if not proc.pid_alive(pid):
+        raise proc.ServiceError(f"kafka broker pid {pid} is not running; nothing to kill")
+    os.killpg(pid, signal.SIGKILL)  # the broker leads its own session (proc.spawn)
+    _reap(pid)
+
+
+def restart() -> KafkaInfo:
+    """Start the broker again on the same ports and data directory, and wait until ready."""
+    with _lock():
+        info = _recorded()
+        if proc.pid_alive(int(info["pids"]["broker"])):
+            proc.stop_pid(int(info["pids"]["broker"]))
+        endpoints = info["endpoints"]
+        return _start(int(endpoints["broker_port"]), int(endpoints["controller_port"]))
+
+
+def _recorded() -> dict[str, Any]:
+    if external_bootstrap():
+        raise proc.ServiceError(f"{BOOTSTRAP_ENV} is set: the external broker is not ours to kill or restart")
+    try:
+        info: dict[str, Any] = json.loads(_SERVICE.info_file.read_text())
+    except FileNotFoundError as exc:
+        raise proc.ServiceError("no Kafka broker recorded; call ensure_running() first") from exc
+    return info
+
+
+def _start(broker_port: int, controller_port: int) -> KafkaInfo:
+    log = _SERVICE.log("kafka")
+    broker = proc.spawn(_java("kafka.Kafka", _properties()), log)
+    bootstrap = f"127.0.0.1:{broker_port}"
+    ports = {"broker_port": broker_port, "controller_port": controller_port}
+    endpoints = {"bootstrap": bootstrap, **ports}
+    _SERVICE.write_info({"pids": {"broker": broker.pid}, "endpoints": endpoints, "version": VERSION})
+    try:
+        proc.wait_until(
+            functools.partial(answers, bootstrap),
+            what="kafka broker",
+            timeout=START_TIMEOUT,
+            log=log,
+            process=broker,
+        )
+    except proc.ServiceError:
+        proc.stop_pid(broker.pid)
+        raise
+    return KafkaInfo(bootstrap=bootstrap, pid=broker.pid)
+
+
+def _format_storage() -> None:
+    """Format the log directory as a standalone (single-voter, dynamic) KRaft quorum."""
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    fmt: list[str | Path] = ["format", "--standalone", "--config", _properties(), "--cluster-id", cluster_id]
+    proc.run(_java("kafka.tools.StorageTool", *fmt), what="kafka storage format")
+
+
+def _java(main_class: str, *args: str | Path) -> list[str | Path]:
+    log4j = f"-Dlog4j2.configurationFile={_HERE / 'log4j2.properties'}"
+    return ["java", *JVM_OPTS, log4j, "-cp", f"{_lib()}/*", main_class, *args]
+
+
+def _write_properties(broker_port: int, controller_port: int) -> None:
+    template = Template((_HERE / "server.properties").read_text())
+    _properties().write_text(
+        template.substitute(broker_port=broker_port, controller_port=controller_port, data_dir=_data_dir())
+    )
+
+
+def _two_free_ports() -> tuple[int, int]:
+    ports = {proc.free_port()}
+    while len(ports) < 2:
+        ports.add(proc.free_port())
+    broker_port, controller_port = sorted(ports)
+    return broker_port, controller_port
+
+
+def _kafka_info(info: dict[str, Any]) -> KafkaInfo:
+    return KafkaInfo(bootstrap=info["endpoints"]["bootstrap"], pid=int(info["pids"]["broker"]))
+
+
+def _reap(pid: int) -> None:
+    """Collect the killed broker if this process started it, so it leaves no zombie."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        proc.wait_until(lambda: not proc.pid_alive(pid), what=f"broker pid {pid} exit", timeout=15.0)
+
+
+def _rotate_log() -> None:
+    log = _SERVICE.log("kafka")
+    if log.exists():
+        log.replace(log.with_suffix(".log.1"))
+
+
+def _data_dir() -> Path:
+    return _SERVICE.path / "data"
+
+
+def _properties() -> Path:
+    return _SERVICE.path / "server.properties"
+
+
+@contextmanager
+def _lock() -> Iterator[None]:
+    """Serialise start/restart across concurrent test sessions sharing the state directory."""
+    with (_SERVICE.path / "lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
