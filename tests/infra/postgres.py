@@ -97,20 +97,10 @@ def _server_user() -> pwd.struct_passwd | None:
         return None
     with contextlib.suppress(KeyError):
         return pwd.getpwnam(SYSTEM_USER)
-    proc.run(
-        [
-            "useradd",
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            SYSTEM_USER,
-        ],
-        what=f"useradd {SYSTEM_USER}",
+    useradd = (
+        "useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin"
     )
+    proc.run([*useradd.split(), SYSTEM_USER], what=f"useradd {SYSTEM_USER}")
     return pwd.getpwnam(SYSTEM_USER)
 
 
@@ -268,25 +258,9 @@ def _initdb(cluster: Path, password: str) -> None:
     if user is not None:
         os.chown(pwfile, user.pw_uid, user.pw_gid)
     try:
-        proc.run(
-            _as_server(
-                [
-                    str(_bin() / "initdb"),
-                    "--pgdata",
-                    str(cluster / "data"),
-                    "--username",
-                    SUPERUSER,
-                    f"--pwfile={pwfile}",
-                    "--auth=scram-sha-256",
-                    "--encoding=UTF8",
-                    "--locale-provider=builtin",
-                    "--builtin-locale=C.UTF-8",
-                    "--no-sync",
-                    "--no-instructions",
-                ]
-            ),
-            what="initdb",
-        )
+        options = "--auth=scram-sha-256 --encoding=UTF8 --locale-provider=builtin --builtin-locale=C.UTF-8"
+        initdb = [str(_bin() / "initdb"), "-D", str(cluster / "data"), "-U", SUPERUSER, f"--pwfile={pwfile}"]
+        proc.run(_as_server([*initdb, *options.split(), "--no-sync", "--no-instructions"]), what="initdb")
     finally:
         pwfile.unlink(missing_ok=True)
 
@@ -295,13 +269,21 @@ def _spawn(dsn: str) -> int:
     """Start the postmaster on the existing cluster and wait until it accepts connections."""
     log = _SERVICE.log("postgres")
     server = proc.spawn(_as_server([str(_bin() / "postgres"), "-D", str(_cluster() / "data")]), log)
+    endpoints = {"dsn": _without_password(dsn)}
     _SERVICE.write_info(
-        {"dsn": dsn, "pids": {"postgres": server.pid}, "endpoints": {"dsn": dsn}, "version": VERSION}
+        {"dsn": dsn, "pids": {"postgres": server.pid}, "endpoints": endpoints, "version": VERSION}
     )
     _SERVICE.info_file.chmod(0o600)  # it holds the password
     admin = conninfo.make_conninfo(dsn, dbname="postgres")
     proc.wait_until(lambda: _answers(admin), what="postgres", timeout=START_TIMEOUT, log=log, process=server)
     return server.pid
+
+
+def _without_password(dsn: str) -> str:
+    """What ``status`` may print: the DSN less its password (which lives only in info.json, 0600)."""
+    params = conninfo.conninfo_to_dict(dsn)
+    params.pop("password", None)
+    return conninfo.make_conninfo("", **params)
 
 
 def _create_extension(dsn: str) -> None:
@@ -348,13 +330,15 @@ def kill() -> None:
 def restart() -> PostgresInfo:
     """Start the server again on the same data directory and port; recovery replays the WAL.
 
-    The postmaster.pid a killed server leaves behind is removed first: PostgreSQL would take a
-    dead postmaster that nobody has reaped yet (a zombie) for a live one and refuse to start.
+    The lock files a killed server leaves behind (postmaster.pid, the socket's ``.lock``) are
+    removed first, once none of its processes is left: PostgreSQL would take a dead postmaster
+    that nobody has reaped yet (a zombie; this machine's init reaps slowly) for a live one.
     """
     pid, dsn = _own_pid(), _recorded().get("dsn")
     if not dsn or not (_cluster() / "data" / "PG_VERSION").is_file():
         raise proc.ServiceError("no recorded postgres cluster to restart; call ensure_running() first")
     with _locked():
         _shutdown(pid)
-        (_cluster() / "data" / "postmaster.pid").unlink(missing_ok=True)
+        for lock in [_cluster() / "data" / "postmaster.pid", *_cluster().glob(".s.PGSQL.*")]:
+            lock.unlink(missing_ok=True)
         return PostgresInfo(dsn, _spawn(dsn))
