@@ -1,0 +1,116 @@
+"""``python -m workloads.store {migrate,consume,prune,snapshot,stats,load-kev,load-epss}``.
+
+Flags mirror the environment the operator passes (``CVERAG_PG_DSN`` or the PG* variables,
+``CVERAG_PG_SCHEMA``, ``CVERAG_KAFKA_BOOTSTRAP``, ``CVERAG_TOPIC``, ...).  Every command
+ends with one JSON summary line on stdout (``{"event": "summary", ...}``); progress and
+errors go to stderr.  Exit status: 0 done, 2 bad usage or input, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from workloads.store import enrichment, retention
+from workloads.store.db import StoreTarget
+from workloads.store.migrate import migrate, schema_version
+from workloads.store.progress import emit
+from workloads.store.query import CveStore
+
+
+def _consume(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
+    from workloads.store.consumer import StoreConsumer
+    from workloads.store.settings import ConsumeSettings
+
+    settings = ConsumeSettings.from_env(
+        bootstrap=args.bootstrap,
+        topic=args.topic,
+        group_id=args.group,
+        dlq_topic=args.dlq_topic,
+        batch_size=args.batch_size,
+        until_idle=args.until_idle,
+    )
+    migrate(target)
+    return StoreConsumer(settings, target).run()
+
+
+def _keep(value: str) -> int | None:
+    return None if value.lower() == "all" else int(value)
+
+
+def _prune(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
+    deleted = retention.prune(target, _keep(args.keep), args.retain_days)
+    return {"deleted_versions": deleted, "keep": args.keep, "retain_days": args.retain_days}
+
+
+def _snapshot(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
+    if args.delete:
+        return {"deleted": retention.delete_snapshot(target, args.name), "name": args.name}
+    snap = retention.take_snapshot(target, args.name, args.note)
+    return {"name": snap.name, "seq": snap.seq, "taken_at": snap.taken_at.isoformat()}
+
+
+def _stats(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
+    with CveStore(target) as store:
+        return store.stats().as_json()
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, StoreTarget], dict[str, Any]]] = {
+    "migrate": lambda a, t: {"applied": migrate(t), "schema_version": schema_version(t)},
+    "consume": _consume,
+    "prune": _prune,
+    "snapshot": _snapshot,
+    "stats": _stats,
+    "load-kev": lambda a, t: enrichment.load_kev(t, a.source or enrichment.KEV_URL),
+    "load-epss": lambda a, t: enrichment.load_epss(t, a.source or enrichment.EPSS_URL),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m workloads.store", description=__doc__.splitlines()[0])
+    top.add_argument("--dsn", help="libpq DSN (default CVERAG_PG_DSN, else the PG* variables)")
+    top.add_argument("--schema", help="schema of this store (default CVERAG_PG_SCHEMA or cverag)")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create or upgrade the schema")
+    consume = sub.add_parser("consume", help="consume the records topic into the store")
+    consume.add_argument("--bootstrap", help="Kafka bootstrap servers (CVERAG_KAFKA_BOOTSTRAP)")
+    consume.add_argument("--topic", help="records topic (CVERAG_TOPIC)")
+    consume.add_argument("--group", help="consumer group (CVERAG_CONSUMER_GROUP, default cverag-store)")
+    consume.add_argument("--dlq-topic", help="dead-letter topic (CVERAG_DLQ_TOPIC, default <topic>.dlq)")
+    consume.add_argument("--batch-size", type=int, help="records per transaction (CVERAG_BATCH_SIZE)")
+    consume.add_argument(
+        "--until-idle", type=float, metavar="SECONDS", help="stop after SECONDS without records"
+    )
+    prune = sub.add_parser("prune", help="delete superseded versions outside the retention policy")
+    prune.add_argument("--keep", default="all", help="'all' or N: versions kept per CVE (current included)")
+    prune.add_argument("--retain-days", type=float, help="delete versions superseded more than DAYS ago")
+    snapshot = sub.add_parser("snapshot", help="label the store's current state (usable as as_of)")
+    snapshot.add_argument("name")
+    snapshot.add_argument("--note")
+    snapshot.add_argument("--delete", action="store_true", help="delete the snapshot instead")
+    sub.add_parser("stats", help="records by state, versions, last ingest")
+    for name, what in (("load-kev", "CISA KEV catalog JSON"), ("load-epss", "EPSS scores CSV (gz)")):
+        loader = sub.add_parser(name, help=f"load the {what} from a file or URL")
+        loader.add_argument("source", nargs="?", help="file path or URL (default: the public feed)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    target = StoreTarget.from_env(args.dsn, args.schema)
+    try:
+        result = COMMANDS[args.command](args, target)
+    except (ValueError, LookupError, OSError) as exc:
+        print(f"store {args.command}: {exc}", file=sys.stderr)
+        emit({"event": "summary", "command": args.command, "ok": False, "error": str(exc)})
+        return 2
+    if result.get("event") != "summary":
+        result = {"event": "summary", "command": args.command, "ok": True, **result}
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Connections to the store's PostgreSQL: schema selection and session settings in one place.
+
+Every connection puts the store's schema first on ``search_path`` (quoted with
+``sql.Identifier``, never interpolated), so SQL elsewhere uses unqualified names and one
+database can host several stores.  Sessions run in UTC so timestamps without a zone and
+``date`` casts mean the same thing on every server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+DEFAULT_SCHEMA = "cverag"
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where a store lives: a libpq DSN ('' = the standard PG* variables) and a schema."""
+
+    dsn: str = ""
+    schema: str = DEFAULT_SCHEMA
+
+    @classmethod
+    def from_env(cls, dsn: str | None = None, schema: str | None = None) -> StoreTarget:
+        return cls(
+            dsn=dsn if dsn is not None else os.environ.get("CVERAG_PG_DSN", ""),
+            schema=schema or os.environ.get("CVERAG_PG_SCHEMA", DEFAULT_SCHEMA),
+        )
+
+
+def connect(target: StoreTarget, *, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
+    conn = psycopg.connect(target.dsn, autocommit=True, application_name="cverag-store")
+    conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(target.schema)))
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.autocommit = autocommit
+    return conn
+
+
+def lock_name(target: StoreTarget, purpose: str) -> str:
+    """Name of an advisory lock scoped to this store's schema; SQL hashes it to a key with
+    ``pg_advisory_xact_lock(hashtextextended(%s, 0))``."""
+    return f"cverag:{target.schema}:{purpose}"
