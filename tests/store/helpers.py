@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from workloads.common.records import content_hash, cve_id, date_updated, document_kind
 
@@ -42,9 +43,13 @@ def unique(prefix: str) -> str:
 def create_topic(bootstrap: str, partitions: int = 3) -> str:
     name = unique("store-test").replace("_", "-")
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
+    for future in admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+    ).values():
         future.result(30)
-    for future in admin.create_topics([NewTopic(f"{name}.dlq", num_partitions=1, replication_factor=1)]).values():
+    for future in admin.create_topics(
+        [NewTopic(f"{name}.dlq", num_partitions=1, replication_factor=1)]
+    ).values():
         future.result(30)
     return name
 

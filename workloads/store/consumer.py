@@ -62,6 +62,7 @@ class StoreConsumer:
         self.progress = Progress(settings.progress_every)
         self.stopping = False
         self.assigned_at: float | None = None
+        self.starts: dict[tuple[str, int], int] = {}
         self.writer = BatchWriter(target, settings.group_id)
         self.dead_letters = DeadLetters(settings)
         self.consumer = Consumer(settings.consumer_config())
@@ -78,6 +79,7 @@ class StoreConsumer:
         stored = self._stored_offsets(partitions)
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
+            self.starts[(tp.topic, tp.partition)] = tp.offset
         consumer.assign(partitions)
         self.assigned_at = time.monotonic()
 
@@ -106,10 +108,28 @@ class StoreConsumer:
         return self.progress.summary(**self.settings.describe())
 
     def _idle_long_enough(self, last_message: float) -> bool:
+        """``--until-idle``: nothing arrived for that long *and* every assigned partition is
+        read up to its end (a slow broker is not "caught up")."""
         idle = self.settings.until_idle
         if idle is None or self.assigned_at is None:
             return False
-        return time.monotonic() - max(last_message, self.assigned_at) >= idle
+        if time.monotonic() - max(last_message, self.assigned_at) < idle:
+            return False
+        return self._caught_up()
+
+    def _caught_up(self) -> bool:
+        try:
+            assigned = self.consumer.assignment()
+            for tp in self.consumer.position(assigned):
+                low, high = self.consumer.get_watermark_offsets(tp, timeout=10.0, cached=False)
+                start = self.starts.get((tp.topic or "", tp.partition), low)
+                at = tp.offset if tp.offset >= 0 else (start if start >= 0 else low)
+                if at < high:
+                    return False
+        except KafkaException as exc:
+            log(f"cannot check lag yet: {exc}")
+            return False
+        return bool(assigned)
 
     def _handle(self, batch: list[Message]) -> None:
         raws = []

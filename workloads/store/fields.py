@@ -78,10 +78,13 @@ def severity(value: Any) -> str | None:
     return name.upper() if name and name.upper() in SEVERITY_ORDER else None
 
 
-def severity_from_score(base: float | None) -> str | None:
-    """The CVSS v3/v4 qualitative rating; v2.0 metrics carry no ``baseSeverity`` of their own."""
+def severity_from_score(base: float | None, v2: bool = False) -> str | None:
+    """The qualitative rating of a score when the metric carries none (CVSS v2.0 never does):
+    v2.0 ranges are LOW < 4 <= MEDIUM < 7 <= HIGH; v3/v4 add NONE (0) and CRITICAL (>= 9)."""
     if base is None:
         return None
+    if v2:
+        return "LOW" if base < 4.0 else "MEDIUM" if base < 7.0 else "HIGH"
     if base == 0.0:
         return "NONE"
     if base < 4.0:

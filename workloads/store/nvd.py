@@ -25,19 +25,19 @@ from workloads.store.projection import CWE_ID, Cvss, Normalised, english
 NVD_METRICS = {"cvssMetricV40": "v40", "cvssMetricV31": "v31", "cvssMetricV30": "v30", "cvssMetricV2": "v20"}
 
 
-def _cvss(entry: dict[str, Any]) -> Cvss | None:
+def _cvss(entry: dict[str, Any], v2: bool) -> Cvss | None:
     data = f.as_dict(entry.get("cvssData"))
     base = f.score(data.get("baseScore"))
     vector = f.text(data.get("vectorString"))
     if base is None and vector is None:
         return None
     rating = f.severity(data.get("baseSeverity")) or f.severity(entry.get("baseSeverity"))
-    return Cvss(base, rating or f.severity_from_score(base), vector)
+    return Cvss(base, rating or f.severity_from_score(base, v2), vector)
 
 
-def _pick(entries: list[dict[str, Any]]) -> Cvss | None:
+def _pick(entries: list[dict[str, Any]], v2: bool) -> Cvss | None:
     ordered = sorted(entries, key=lambda e: 0 if e.get("type") == "Secondary" else 1)
-    return next((c for c in map(_cvss, ordered) if c), None)
+    return next((c for c in (_cvss(e, v2) for e in ordered) if c), None)
 
 
 def _vulnerable_cpes(cve: dict[str, Any]) -> list[str]:
@@ -66,7 +66,7 @@ def normalise_nvd(doc: dict[str, Any], cve_id: str) -> Normalised:
     )
     metrics = f.as_dict(cve.get("metrics"))
     for key, version in NVD_METRICS.items():
-        if found := _pick(list(f.dicts(metrics.get(key)))):
+        if found := _pick(list(f.dicts(metrics.get(key))), v2=version == "v20"):
             result.cvss[version] = found
     result.cwe_ids = f.unique(
         cwe

@@ -67,4 +67,5 @@ def cvss_of(metric: dict[str, Any], key: str) -> Cvss | None:
     vector = f.text(body.get("vectorString"))
     if base is None and vector is None:
         return None
-    return Cvss(base, f.severity(body.get("baseSeverity")) or f.severity_from_score(base), vector)
+    rating = f.severity(body.get("baseSeverity")) or f.severity_from_score(base, v2=key == "cvssV2_0")
+    return Cvss(base, rating, vector)
