@@ -22,6 +22,7 @@ from workloads.feed.model import SourceKind, SourceUnavailable
 from workloads.feed.pipeline import Progress, run
 from workloads.feed.producer import KafkaSettings, RecordProducer
 from workloads.feed.sources import build_source, list_releases
+from workloads.feed.topics import SinkUnavailable, prepare_topics
 
 EX_TEMPFAIL = 75
 
@@ -54,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     add("--retry-attempts", type=int, default=int(_env("CVERAG_RETRY_ATTEMPTS", "6") or 6))
     add("--retry-base-delay", type=float, default=float(_env("CVERAG_RETRY_BASE_DELAY", "1") or 1))
     add("--progress-interval", type=float, default=float(_env("CVERAG_PROGRESS_INTERVAL", "5") or 5))
+    partitions = _env("CVERAG_CREATE_TOPICS")
+    add("--create-topics", type=int, default=int(partitions) if partitions else None, metavar="PARTITIONS")
     add("--list-releases", action="store_true", help="print the releases newer than --since as JSON and exit")
     return p
 
@@ -82,16 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"event": "releases", **list_releases(args, since, secrets)}), flush=True)
             return 0
         source = build_source(args, since, secrets)
-    except SourceUnavailable as exc:
+        settings = _kafka_settings(args)
+        dlq_topic = args.dlq_topic or contract.dlq_topic_for(args.topic)
+        prepare_topics(settings, [args.topic, dlq_topic], args.create_topics)
+    except (SourceUnavailable, SinkUnavailable) as exc:
         empty = {"published": 0, "dead_lettered": 0, "errors": 1, "cursor": since or {}, "seconds": 0}
         print(json.dumps({"event": "summary", **empty, "failure": str(exc)}), flush=True)
         return EX_TEMPFAIL
     producer = RecordProducer(
-        _kafka_settings(args),
-        args.topic,
-        args.dlq_topic or contract.dlq_topic_for(args.topic),
-        source.kind,
-        max_record_bytes=args.max_record_bytes,
+        settings, args.topic, dlq_topic, source.kind, max_record_bytes=args.max_record_bytes
     )
     summary = run(source, producer, args.max_record_bytes, Progress(args.progress_interval))
     print(json.dumps(summary), flush=True)

@@ -29,9 +29,13 @@ WINDOW_SECONDS = 30.0
 def nvd_fetcher(
     api_key: str | None, window: float = WINDOW_SECONDS, policy: RetryPolicy | None = None
 ) -> Fetcher:
-    """A fetcher with NVD's key header, request budget and throttling statuses (403 included)."""
+    """A fetcher with NVD's key header, request budget and throttling statuses (403 included).
+
+    The limiter's window is 5 % longer than NVD's: we time a request when it leaves, NVD when
+    it arrives, and network jitter between the two must not push a sixth request into the window.
+    """
     headers = {"apiKey": api_key} if api_key else {}
-    limiter = RollingWindowLimiter(50 if api_key else 5, window)
+    limiter = RollingWindowLimiter(50 if api_key else 5, window * 1.05)
     statuses = frozenset({403, 429, 500, 502, 503, 504})
     policy = dataclasses.replace(policy or RetryPolicy(base_delay=6.0), retry_statuses=statuses)
     return Fetcher(headers, policy, limiter)

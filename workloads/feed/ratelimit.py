@@ -12,6 +12,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+# Float rounding can leave a wait of ~1e-13 s that a clock cannot advance by; count it as over.
+_SLACK = 1e-6
+
 
 class RollingWindowLimiter:
     """Allows at most ``limit`` calls of :meth:`acquire` in any ``window`` seconds."""
@@ -39,7 +42,7 @@ class RollingWindowLimiter:
             waited = 0.0
             while True:
                 now = self._clock()
-                while self._sent and now - self._sent[0] >= self.window:
+                while self._sent and now - self._sent[0] >= self.window - _SLACK:
                     self._sent.popleft()
                 if len(self._sent) < self.limit:
                     self._sent.append(now)
