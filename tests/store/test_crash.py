@@ -53,8 +53,12 @@ def tables(target: StoreTarget) -> dict[str, list[Any]]:
             )
         ]
         return {
-            "versions": conn.execute(f"SELECT {VERSION_COLUMNS} FROM cve_versions ORDER BY cve_id, version").fetchall(),
-            "current": conn.execute(f"SELECT {', '.join(current_columns)} FROM cves ORDER BY cve_id").fetchall(),
+            "versions": conn.execute(
+                f"SELECT {VERSION_COLUMNS} FROM cve_versions ORDER BY cve_id, version"
+            ).fetchall(),
+            "current": conn.execute(
+                f"SELECT {', '.join(current_columns)} FROM cves ORDER BY cve_id"
+            ).fetchall(),
             "positions": conn.execute(
                 "SELECT topic, partition, next_offset FROM consumer_offsets ORDER BY topic, partition"
             ).fetchall(),
@@ -67,7 +71,9 @@ def applied(target: StoreTarget) -> int:
     return int(row[0]) if row else 0
 
 
-def spawn_consumer(kafka: Any, dsn: str, target: StoreTarget, topic: str, log: Path) -> subprocess.Popen[bytes]:
+def spawn_consumer(
+    kafka: Any, dsn: str, target: StoreTarget, topic: str, log: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -79,7 +85,9 @@ def spawn_consumer(kafka: Any, dsn: str, target: StoreTarget, topic: str, log: P
         "CVERAG_BATCH_SIZE": "100",
     }
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "workloads.store", "consume"], env=env, stdout=out, stderr=out)
+        return subprocess.Popen(
+            [sys.executable, "-m", "workloads.store", "consume"], env=env, stdout=out, stderr=out
+        )
 
 
 def test_kill_nine_five_times_equals_uninterrupted_load(
@@ -109,7 +117,9 @@ def test_kill_nine_five_times_equals_uninterrupted_load(
             os.kill(consumer.pid, signal.SIGKILL)
             consumer.wait()
             kills.append(applied(crashed))
-        assert all(0 < k < total for k in kills), f"every kill must land mid-load: {kills} of {total} (seed {seed})"
+        assert all(0 < k < total for k in kills), (
+            f"every kill must land mid-load: {kills} of {total} (seed {seed})"
+        )
         final = store_cli(postgres.dsn, crashed.schema, "consume", "--bootstrap", kafka.bootstrap, "--topic",
                           topic, "--group", "crashing", "--until-idle", "4")  # fmt: skip
         assert final["_exit"] == 0, final["_stderr"][-2000:]

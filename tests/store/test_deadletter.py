@@ -24,7 +24,10 @@ def bad_messages(shared_data: Path) -> list[tuple[Outgoing, str]]:
     cve = good["cveMetadata"]["cveId"].encode()
     headers = {"cverag-source": "file", "cverag-release": "file:bad"}
     bad = [
-        (Outgoing(row["path"].rsplit("/", 1)[-1][:-5].encode(), row["raw_text"].encode(), headers), "invalid-json")
+        (
+            Outgoing(row["path"].rsplit("/", 1)[-1][:-5].encode(), row["raw_text"].encode(), headers),
+            "invalid-json",
+        )
         for row in invalid
     ]
     return [

@@ -18,7 +18,9 @@ GOOD = {
 }
 
 
-def raw(value: bytes | None, key: bytes | None = b"CVE-2024-2000", headers: dict[str, str] | None = None) -> RawMessage:
+def raw(
+    value: bytes | None, key: bytes | None = b"CVE-2024-2000", headers: dict[str, str] | None = None
+) -> RawMessage:
     return RawMessage("t", 0, 0, key, value, headers or {}, None)
 
 

@@ -37,7 +37,9 @@ def test_adp_fills_what_the_cna_lacks_and_cna_wins_otherwise() -> None:
         "dataType": "CVE_RECORD",
         "cveMetadata": {"cveId": "CVE-2024-0001", "state": "PUBLISHED", "dateUpdated": "2024-01-01T00:00:00"},
         "containers": {
-            "cna": {"metrics": [{"cvssV3_1": {"baseScore": 5.0, "baseSeverity": "MEDIUM", "vectorString": "A"}}]},
+            "cna": {
+                "metrics": [{"cvssV3_1": {"baseScore": 5.0, "baseSeverity": "MEDIUM", "vectorString": "A"}}]
+            },
             "adp": [
                 {
                     "metrics": [
@@ -74,18 +76,35 @@ def nvd_item(status: str = "Analyzed") -> dict[str, Any]:
             "metrics": {
                 "cvssMetricV31": [
                     {"source": "nvd@nist.gov", "type": "Primary", **metric},
-                    {"source": "security@apache.org", "type": "Secondary",
-                     "cvssData": {**metric["cvssData"], "baseScore": 10.0, "baseSeverity": "CRITICAL"}},
+                    {
+                        "source": "security@apache.org",
+                        "type": "Secondary",
+                        "cvssData": {**metric["cvssData"], "baseScore": 10.0, "baseSeverity": "CRITICAL"},
+                    },
                 ],
-                "cvssMetricV2": [{"type": "Primary", "cvssData": {"baseScore": 9.3, "vectorString": "AV:N"},
-                                  "baseSeverity": "HIGH"}],
+                "cvssMetricV2": [
+                    {
+                        "type": "Primary",
+                        "cvssData": {"baseScore": 9.3, "vectorString": "AV:N"},
+                        "baseSeverity": "HIGH",
+                    }
+                ],
             },  # fmt: skip
             "weaknesses": [{"description": [{"lang": "en", "value": "CWE-502"}, {"value": "NVD-CWE-Other"}]}],
             "configurations": [
-                {"nodes": [{"cpeMatch": [
-                    {"vulnerable": True, "criteria": "cpe:2.3:a:apache:log4j:*:*:*:*:*:*:*:*"},
-                    {"vulnerable": False, "criteria": "cpe:2.3:o:microsoft:windows:-:*:*:*:*:*:*:*"},
-                ]}]}  # fmt: skip
+                {
+                    "nodes": [
+                        {
+                            "cpeMatch": [
+                                {"vulnerable": True, "criteria": "cpe:2.3:a:apache:log4j:*:*:*:*:*:*:*:*"},
+                                {
+                                    "vulnerable": False,
+                                    "criteria": "cpe:2.3:o:microsoft:windows:-:*:*:*:*:*:*:*",
+                                },
+                            ]
+                        }
+                    ]
+                }  # fmt: skip
             ],
         }
     }

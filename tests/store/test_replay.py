@@ -21,7 +21,9 @@ def table_state(target: StoreTarget) -> tuple[list[Any], list[Any]]:
         versions = conn.execute(
             "SELECT cve_id, version, sha256, valid_from, valid_to, seq FROM cve_versions ORDER BY cve_id, version"
         ).fetchall()
-        current = conn.execute("SELECT cve_id, version, sha256, ingested_at FROM cves ORDER BY cve_id").fetchall()
+        current = conn.execute(
+            "SELECT cve_id, version, sha256, ingested_at FROM cves ORDER BY cve_id"
+        ).fetchall()
     return versions, current
 
 

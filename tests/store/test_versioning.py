@@ -14,7 +14,9 @@ from workloads.store.versioning import Current, plan
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def record(description: str, updated: str = "2024-06-01T00:00:00Z", state: str = "PUBLISHED") -> dict[str, Any]:
+def record(
+    description: str, updated: str = "2024-06-01T00:00:00Z", state: str = "PUBLISHED"
+) -> dict[str, Any]:
     return {
         "dataType": "CVE_RECORD",
         "dataVersion": "5.1",

@@ -1,0 +1,63 @@
+"""``python -m workloads.store.health``: the consumer pod's readiness and liveness probe.
+
+A consumer is useful only while it can reach both ends, so the probe asks each once, with
+short timeouts: PostgreSQL must accept a connection and hold the store's schema, and Kafka
+must list the records topic.  Exit 0 when both answer; otherwise exit 1 with one line per
+problem on stderr (kubectl describe shows it).  Configuration is the consumer's own
+environment (data-plane contract); secrets are read from it and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import psycopg
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from psycopg.conninfo import make_conninfo
+
+from workloads.store.db import StoreTarget
+from workloads.store.settings import DEFAULT_TOPIC, kafka_security
+
+TIMEOUT = 5
+
+
+def postgres_problem(target: StoreTarget) -> str | None:
+    try:
+        with psycopg.connect(make_conninfo(target.dsn, connect_timeout=TIMEOUT)) as conn:
+            row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", [target.schema]).fetchone()
+    except psycopg.Error as exc:
+        return f"PostgreSQL unreachable: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+    return None if row and row[0] else f"PostgreSQL answers but schema {target.schema!r} does not exist"
+
+
+def kafka_problem(bootstrap: str, topic: str) -> str | None:
+    if not bootstrap:
+        return "CVERAG_KAFKA_BOOTSTRAP is not set"
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2, **kafka_security()})
+    try:
+        metadata = admin.list_topics(timeout=TIMEOUT)
+    except KafkaException as exc:
+        return f"Kafka unreachable at {bootstrap}: {exc}"
+    return None if topic in metadata.topics else f"Kafka answers but topic {topic!r} does not exist"
+
+
+def main() -> int:
+    target = StoreTarget.from_env()
+    topic = os.environ.get("CVERAG_TOPIC", DEFAULT_TOPIC)
+    problems = [
+        p
+        for p in (
+            postgres_problem(target),
+            kafka_problem(os.environ.get("CVERAG_KAFKA_BOOTSTRAP", ""), topic),
+        )
+        if p
+    ]
+    for problem in problems:
+        print(f"not ready: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
