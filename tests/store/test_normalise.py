@@ -89,7 +89,7 @@ def nvd_item(status: str = "Analyzed") -> dict[str, Any]:
                         "baseSeverity": "HIGH",
                     }
                 ],
-            },  # fmt: skip
+            },
             "weaknesses": [{"description": [{"lang": "en", "value": "CWE-502"}, {"value": "NVD-CWE-Other"}]}],
             "configurations": [
                 {
@@ -104,7 +104,7 @@ def nvd_item(status: str = "Analyzed") -> dict[str, Any]:
                             ]
                         }
                     ]
-                }  # fmt: skip
+                }
             ],
         }
     }

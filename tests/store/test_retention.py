@@ -52,7 +52,7 @@ def test_snapshots_survive_pruning(
         check_snapshot()
         counts = versions_per_cve(store)
         assert all(n <= 3 for n in counts.values()), "last two plus at most one pinned by the snapshot"
-        for cve, n in counts.items():
+        for cve in counts:
             current = query.get(cve)
             assert current is not None and current.sha256 == content_hash(
                 next(r["record"] for r in reversed(rows) if r["cve_id"] == cve)
