@@ -128,6 +128,7 @@ def _client_flags(layout: Layout, port: str) -> list[str]:
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
+        "--authentication-skip-lookup",  # no front proxy here; skip the request-header CA lookup
         "--bind-address=127.0.0.1",
         f"--secure-port={layout.ports[port]}",
         "--leader-elect=false",

@@ -36,7 +36,7 @@ def command(kwok: Path, stages: Path, kubeconfig: Path, server_port: int) -> lis
         f"--manage-nodes-with-annotation-selector={MANAGED_ANNOTATION}=fake",
         "--node-lease-duration-seconds=40",
         "--cidr=10.244.0.0/16",
-        "--node-ip=127.0.0.1"  # nothing listens there; kubelet calls from the API server stay on loopback,
+        "--node-ip=127.0.0.1",  # API-server calls to a "kubelet" stay on loopback, where none listens
         f"--server-address=127.0.0.1:{server_port}",
         *(f"--config={stages / f}" for f in STAGE_FILES),
     ]
