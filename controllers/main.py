@@ -2,24 +2,90 @@
 
 This module only wires events to handlers: every decorated function delegates to the
 handler module of its kind, which parses the body into the kind's model, acts, and returns
-a typed result.  ``python -m controllers`` (or ``kopf run -m controllers.main``) loads it.
+a typed result that :func:`publish` writes into status.  ``python -m controllers`` (or
+``kopf run -m controllers.main``) loads it.
+
+Each kind has change handlers (create, resume, spec update) for a quick first answer, a
+timer that keeps converging (release polling, Job completions, counts), and a deletion
+handler behind the ``cverag.io/finalizer`` finalizer.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 
+from controllers.api import GROUP, VERSION
+from controllers.api.common import Kind
+from controllers.api.feed import CveFeed
+from controllers.api.store import CveStore
+from controllers.handlers import feed, store
+from controllers.handlers.outcome import Outcome
+from controllers.machinery import conditions, events, kube
 from controllers.machinery import settings as operator_settings
+from controllers.machinery.metrics import instrumented
 
 METRICS_PORT = int(os.environ.get("CVERAG_METRICS_PORT", "9090"))
+# How often every object is re-examined; a feed's own pollInterval decides when its source is asked.
+TICK = float(os.environ.get("CVERAG_TICK_SECONDS", "30"))
+# A timer that raised runs again after this many seconds (kopf's default would be 60).
+TICK_BACKOFF = min(60.0, max(2.0, 2 * TICK))
+FEEDS: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveFeed.plural}
+STORES: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveStore.plural}
 
 
 @kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     operator_settings.configure(settings)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per source poll is noise
     if METRICS_PORT:
         start_http_server(METRICS_PORT)
+
+
+def publish(kind: type[Kind], body: Mapping[str, Any], outcome: Outcome) -> None:
+    """Write an outcome into status and post an Event for every condition that flipped."""
+    meta = body["metadata"]
+    written, transitions = conditions.apply(
+        kube.custom(), kind, meta["namespace"], meta["name"], outcome.conditions, outcome.status
+    )
+    events.post_transitions(kube.core(), written, transitions)
+
+
+@kopf.on.resume(**FEEDS)
+@kopf.on.create(**FEEDS)
+@kopf.on.update(**FEEDS, field="spec")
+@instrumented("CveFeed")
+def feed_changed(body: kopf.Body, **_: Any) -> None:
+    publish(CveFeed, body, feed.changed(body))
+
+
+@kopf.timer(**FEEDS, interval=TICK, backoff=TICK_BACKOFF)
+@instrumented("CveFeed")
+def feed_tick(body: kopf.Body, **_: Any) -> None:
+    publish(CveFeed, body, feed.tick(body))
+
+
+@kopf.on.delete(**FEEDS)
+@instrumented("CveFeed")
+def feed_deleted(body: kopf.Body, **_: Any) -> None:
+    feed.delete(body)
+
+
+@kopf.on.resume(**STORES)
+@kopf.on.create(**STORES)
+@kopf.on.update(**STORES, field="spec")
+@kopf.timer(**STORES, interval=TICK, backoff=TICK_BACKOFF)
+@instrumented("CveStore")
+def store_reconcile(body: kopf.Body, **_: Any) -> None:
+    publish(CveStore, body, store.reconcile(body))
+
+
+@kopf.on.delete(**STORES)
+@instrumented("CveStore")
+def store_deleted(body: kopf.Body, **_: Any) -> None:
+    store.delete(body)

@@ -104,7 +104,10 @@ def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in node.items() if k in _PASS_THROUGH}
     if "properties" in node:
         out["type"] = "object"
-        out["properties"] = {name: _property(sub, defs) for name, sub in node["properties"].items()}
+        required = set(node.get("required", []))
+        out["properties"] = {
+            name: _property(sub, defs, name in required) for name, sub in node["properties"].items()
+        }
     elif isinstance(node.get("additionalProperties"), dict):
         out["additionalProperties"] = structural(node["additionalProperties"], defs)
     if "items" in node:
@@ -112,16 +115,20 @@ def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _property(raw: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+def _property(raw: dict[str, Any], defs: dict[str, Any], required: bool = False) -> dict[str, Any]:
     """A property; a non-optional object whose fields all have defaults defaults to ``{}``.
 
     The API server applies a nested field's default only when its parent object exists, so
     ``spec.job: {}`` by default is what makes ``spec.job.backoffLimit`` appear when omitted.
-    Optional objects (``X | None``, like the three sources) must stay absent instead.
+    Optional objects (``X | None``, like the three sources) must stay absent instead, and so
+    must required ones (``spec.source``, ``spec.postgres``): a default there is never used, and
+    the API server rejects it when it breaks the object's own CEL rules ("exactly one of").
     """
     out = structural(raw, defs)
     optional = any(v.get("type") == "null" for v in raw.get("anyOf", []))
-    if not optional and out.get("type") == "object" and "properties" in out and not out.get("required"):
+    if required or optional:
+        return out
+    if out.get("type") == "object" and "properties" in out and not out.get("required"):
         out.setdefault("default", {})
     return out
 

@@ -206,6 +206,12 @@ class CveFeedStatus(BaseStatus):
     """Name of the records topic."""
     partitions: int | None = None
     """Partitions of the topic as seen in Kafka."""
+    last_poll_time: str | None = None
+    """When the source was last asked for new releases (the next poll is pollInterval later)."""
+    pending_releases: list[str] | None = None
+    """Releases the last poll found newer than lastRelease, oldest first: synced one Job at a time."""
+    failed_attempts: int | None = None
+    """Failed sync Jobs of the next pending release; it is retried with exponential backoff."""
 
 
 class CveFeed(Kind):
@@ -219,6 +225,8 @@ class CveFeed(Kind):
         column("Topic", ".spec.kafka.topic.name"),
         column("Release", ".status.lastRelease"),
         column("Records", ".status.recordsPublished", "integer"),
+        column("DeadLettered", ".status.recordsDeadLettered", "integer", priority=1),
+        column("Job", ".status.activeJob", priority=1),
     )
 
     spec: CveFeedSpec

@@ -161,6 +161,8 @@ class CveStore(Kind):
         column("Records", ".status.records", "integer"),
         column("Versions", ".status.versions", "integer"),
         column("Lag", ".status.consumerLag", "integer"),
+        column("Schema", ".status.schemaVersion", "integer", priority=1),
+        column("Consumers", ".status.readyReplicas", "integer", priority=1),
     )
 
     spec: CveStoreSpec

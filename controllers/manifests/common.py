@@ -104,7 +104,10 @@ def hpa(name: str, namespace: str, labels_: dict[str, str], min_r: int, max_r: i
             "minReplicas": max(min_r, 1),
             "maxReplicas": max(max_r, 1),
             "metrics": [
-                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}}}
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}},
+                }
             ],
         },
     }

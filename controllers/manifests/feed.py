@@ -22,6 +22,7 @@ from controllers.manifests.common import (
 
 COMPONENT = "cve-feed-sync"
 RELEASE_ANNOTATION = "cverag.io/release"
+ATTEMPT_ANNOTATION = "cverag.io/attempt"
 
 
 def dead_letter_topic(kafka: Kafka) -> str:
@@ -41,10 +42,14 @@ def topic_configs(kafka: Kafka) -> dict[str, str]:
     return configs
 
 
-def sync_job_name(feed: str, release: str) -> str:
-    """Deterministic per (feed, release): a restarted operator finds the Job it made before."""
+def sync_job_name(feed: str, release: str, attempt: int = 0) -> str:
+    """Deterministic per (feed, release, attempt): a restarted operator finds the Job it made before.
+
+    A retry after a failed Job is a new attempt with its own name, so the failed Job stays
+    for ``kubectl logs`` until its TTL runs out.
+    """
     digest = hashlib.sha256(release.encode()).hexdigest()[:10]
-    return child_name(feed, f"sync-{digest}")
+    return child_name(feed, f"sync-{digest}" + (f"-{attempt}" if attempt else ""))
 
 
 def source_env(feed: CveFeed) -> list[Manifest]:
@@ -82,11 +87,12 @@ def kafka_env(kafka: Kafka) -> list[Manifest]:
     return out
 
 
-def sync_job(feed: CveFeed, release: str, cursor: str | None) -> Manifest:
+def sync_job(feed: CveFeed, release: str, cursor: str | None, attempt: int = 0) -> Manifest:
     """The Job that publishes exactly ``release`` (a cvelistV5 asset, an NVD window, a file)."""
     spec = feed.spec
     meta = feed.metadata
-    name = sync_job_name(meta.name, release)
+    name = sync_job_name(meta.name, release, attempt)
+    notes = {RELEASE_ANNOTATION: release, ATTEMPT_ANNOTATION: str(attempt)}
     job_labels = labels("CveFeed", meta.name, COMPONENT)
     container: Manifest = {
         "name": "feed",
@@ -109,7 +115,7 @@ def sync_job(feed: CveFeed, release: str, cursor: str | None) -> Manifest:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": metadata(name, meta.namespace, job_labels, **{RELEASE_ANNOTATION: release}),
+        "metadata": metadata(name, meta.namespace, job_labels, **notes),
         "spec": {
             "backoffLimit": spec.job.backoff_limit,
             "ttlSecondsAfterFinished": spec.job.ttl_seconds_after_finished,
@@ -138,7 +144,9 @@ def strimzi_topic(feed: CveFeed, topic: str) -> Manifest:
     return {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaTopic",
-        "metadata": metadata(child_name(topic.replace(".", "-"), "topic"), feed.metadata.namespace, topic_labels),
+        "metadata": metadata(
+            child_name(topic.replace(".", "-"), "topic"), feed.metadata.namespace, topic_labels
+        ),
         "spec": {
             "topicName": topic,
             "partitions": kafka.topic.partitions,

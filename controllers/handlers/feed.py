@@ -1,0 +1,164 @@
+"""CveFeed: its topics in Kafka (or as Strimzi KafkaTopics), release sync Jobs, deletion.
+
+``changed`` runs on create, resume and spec updates and converges the topics at once;
+``tick`` runs on the operator's timer and adds release monitoring and the counts.  Both
+return an :class:`Outcome`; neither writes status itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kubernetes.client.exceptions import ApiException
+
+from controllers.api.common import DeletionPolicy
+from controllers.api.feed import CveFeed
+from controllers.handlers import children, credentials, feed_sync, topics
+from controllers.handlers.outcome import Outcome, summarise
+from controllers.machinery import events, kube
+from controllers.machinery.conditions import Cond
+from controllers.manifests.feed import dead_letter_topic, strimzi_topic, topic_configs
+
+TOPIC_READY = "TopicReady"
+PARTS = (TOPIC_READY, feed_sync.SOURCE_REACHABLE, feed_sync.SYNCED)
+PROGRESSING = frozenset({"SyncJobRunning", "WaitingForStrimzi", "WaitingForTopic"})
+READY_WHILE = frozenset({"SyncJobRunning", "Suspended"})
+STRIMZI = "kafka.strimzi.io/v1beta2"
+
+
+def topic_specs(feed: CveFeed) -> list[topics.TopicSpec]:
+    kafka = feed.spec.kafka
+    configs = topic_configs(kafka)
+    return [
+        topics.TopicSpec(name, kafka.topic.partitions, kafka.topic.replication_factor, configs)
+        for name in (kafka.topic.name, dead_letter_topic(kafka))
+    ]
+
+
+def changed(body: Mapping[str, Any]) -> Outcome:
+    feed = CveFeed.from_body(body)
+    cond, status, _ = reconcile_topics(feed, body)
+    out = Outcome([cond], {**status, "sourceType": feed.spec.source.type})
+    return summarise(out, body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
+
+
+def tick(body: Mapping[str, Any]) -> Outcome:
+    feed = CveFeed.from_body(body)
+    cond, status, config = reconcile_topics(feed, body)
+    sync = feed_sync.step(feed, body, cond.status is True, datetime.now(UTC))
+    out = Outcome([cond, *sync.conditions], {**status, **sync.status, "sourceType": feed.spec.source.type})
+    if config is not None and (sync.completed or feed.status.records_published is None):
+        out.status.update(_counts(config, feed))
+    return summarise(out, body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
+
+
+def _counts(config: Mapping[str, str], feed: CveFeed) -> dict[str, int]:
+    """Records and dead letters ever published: the two topics' end offsets."""
+    kafka = feed.spec.kafka
+    try:
+        return {
+            "recordsPublished": topics.records(config, kafka.topic.name),
+            "recordsDeadLettered": topics.records(config, dead_letter_topic(kafka)),
+        }
+    except (topics.KafkaUnreachable, topics.TopicRejected):
+        return {}  # the TopicReady condition already says why; counts catch up next time
+
+
+def reconcile_topics(
+    feed: CveFeed, owner: Mapping[str, Any]
+) -> tuple[Cond, dict[str, Any], dict[str, str] | None]:
+    """TopicReady, the topic's status fields, and the Kafka config when Kafka answered."""
+    status: dict[str, Any] = {"topic": feed.spec.kafka.topic.name}
+    if feed.spec.kafka.strimzi is not None:
+        return _strimzi_topics(feed, owner), status, None
+    try:
+        config = credentials.kafka_config(feed.metadata.namespace, feed.spec.kafka)
+    except credentials.MissingSecret as exc:
+        return Cond(TOPIC_READY, False, "SecretNotFound", str(exc)), status, None
+    try:
+        reports = [topics.ensure(config, spec) for spec in topic_specs(feed)]
+    except topics.TopicShrinkRefused as exc:
+        status["partitions"] = exc.actual
+        return Cond(TOPIC_READY, False, "TopicShrinkRefused", str(exc)), status, config
+    except topics.KafkaUnreachable as exc:
+        topics.forget(config)
+        return Cond(TOPIC_READY, False, "KafkaUnreachable", str(exc)), status, None
+    except topics.TopicRejected as exc:
+        return Cond(TOPIC_READY, False, "TopicRejected", str(exc)), status, config
+    _announce(owner, reports)
+    status["partitions"] = reports[0].partitions
+    names = " and ".join(r.name for r in reports)
+    return (
+        Cond(TOPIC_READY, True, "TopicsReady", f"{names}: {reports[0].partitions} partitions"),
+        status,
+        config,
+    )
+
+
+def _announce(owner: Mapping[str, Any], reports: list[topics.TopicReport]) -> None:
+    """An Event for every change made to a topic, so `kubectl describe` tells the story."""
+    for r in reports:
+        if r.created:
+            message, reason = f"created topic {r.name} with {r.partitions} partitions", "TopicCreated"
+        elif r.grown_from is not None:
+            message, reason = (
+                f"grew topic {r.name} from {r.grown_from} to {r.partitions} partitions",
+                "TopicGrown",
+            )
+        elif r.changed_configs:
+            message, reason = f"set {', '.join(r.changed_configs)} on topic {r.name}", "TopicConfigured"
+        else:
+            continue
+        events.post(kube.core(), dict(owner), "Normal", reason, message)
+
+
+def _strimzi_topics(feed: CveFeed, owner: Mapping[str, Any]) -> Cond:
+    """Apply one KafkaTopic per topic; ready when Strimzi's topic operator says so."""
+    waiting = []
+    for spec in topic_specs(feed):
+        applied = children.apply(strimzi_topic(feed, spec.name), owner)
+        if not children.condition(applied, "Ready"):
+            waiting.append(applied["metadata"]["name"])
+    if waiting:
+        message = f"KafkaTopic {', '.join(waiting)} not Ready yet (Strimzi's topic operator reconciles them)"
+        return Cond(TOPIC_READY, False, "WaitingForStrimzi", message)
+    return Cond(TOPIC_READY, True, "KafkaTopicsReady", "Strimzi reports both KafkaTopics Ready")
+
+
+def delete(body: Mapping[str, Any]) -> None:
+    """Retain: topics stay (KafkaTopics are released from the feed first).  Delete: remove them."""
+    feed = CveFeed.from_body(body)
+    ns, specs = feed.metadata.namespace, topic_specs(feed)
+    if feed.spec.kafka.strimzi is not None:
+        for spec in specs:
+            name = strimzi_topic(feed, spec.name)["metadata"]["name"]
+            if feed.spec.deletion_policy is DeletionPolicy.DELETE:
+                children.delete(STRIMZI, "KafkaTopic", ns, name)
+            else:
+                _release(ns, name)
+        return
+    if feed.spec.deletion_policy is not DeletionPolicy.DELETE:
+        return
+    try:
+        config = credentials.kafka_config(ns, feed.spec.kafka)
+    except credentials.MissingSecret as exc:
+        events.post(kube.core(), dict(body), "Warning", "TopicsLeft", f"cannot delete the topics: {exc}")
+        return
+    try:
+        topics.delete(config, [s.name for s in specs])
+    except topics.KafkaUnreachable as exc:
+        raise kopf.TemporaryError(f"topics not deleted yet: {exc}", delay=15) from exc
+
+
+def _release(namespace: str, name: str) -> None:
+    """Drop the owner reference, so the garbage collector (and Strimzi) keep the topic."""
+    path = children.object_path(STRIMZI, "KafkaTopic", namespace, name)
+    try:
+        patch = {"metadata": {"ownerReferences": None}}
+        children.request("PATCH", path, patch, content_type="application/merge-patch+json")
+    except ApiException as exc:
+        if exc.status != 404:
+            raise

@@ -1,0 +1,140 @@
+"""CveStore: the schema migration Job first, then consumers, autoscaling, budget, versioning.
+
+Consumers only start (or change) once the migration Job for the current image and
+database has completed, so a consumer never writes into a schema older than its code.
+Until then the store is Ready=False with the reason why; a missing Secret or CveFeed is
+named in the message and the store recovers by itself when it appears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+import psycopg
+
+from controllers.api import GROUP, VERSION
+from controllers.api.common import DeletionPolicy
+from controllers.api.feed import CveFeed
+from controllers.api.store import CveStore
+from controllers.handlers import children, credentials, dataplane, store_consumers, topics
+from controllers.handlers.outcome import Outcome, summarise
+from controllers.machinery import events, kube
+from controllers.machinery.conditions import Cond
+from controllers.manifests.common import labels
+from controllers.manifests.store import MIGRATE, consumer_group, migration_job, service_account
+
+SCHEMA_READY = "SchemaReady"
+CONSUMER_READY = store_consumers.CONSUMER_READY
+PARTS = (SCHEMA_READY, CONSUMER_READY)
+PROGRESSING = frozenset({"MigrationRunning", "RolloutInProgress", "WaitingForSchema"})
+
+
+def reconcile(body: Mapping[str, Any]) -> Outcome:
+    store = CveStore.from_body(body)
+    ns, ref = store.metadata.namespace, store.spec.feed_ref.name
+    feed_body = children.get(f"{GROUP}/{VERSION}", "CveFeed", ns, ref)
+    if feed_body is None:
+        return _blocked(body, "FeedNotFound", f"CveFeed {ref!r} not found in namespace {ns!r} (spec.feedRef)")
+    feed = CveFeed.from_body(feed_body)
+    try:
+        conninfo = credentials.postgres_conninfo(ns, store.spec.postgres)
+        kafka = credentials.kafka_config(ns, feed.spec.kafka)
+    except credentials.MissingSecret as exc:
+        return _blocked(body, "SecretNotFound", str(exc))
+    children.apply(service_account(store), body)
+    out = Outcome()
+    if _schema(store, feed, body, conninfo, out):
+        out.add(store_consumers.converge(store, feed, body, out.status))
+        _facts(store, feed, conninfo, kafka, out)
+    else:
+        out.add(Cond(CONSUMER_READY, False, "WaitingForSchema", "consumers start after the migration Job"))
+    return summarise(out, body, PARTS, "Consuming", PROGRESSING)
+
+
+def _blocked(body: Mapping[str, Any], reason: str, message: str) -> Outcome:
+    out = Outcome([Cond(SCHEMA_READY, False, reason, message), Cond(CONSUMER_READY, False, reason, message)])
+    return summarise(out, body, PARTS, "Consuming", PROGRESSING)
+
+
+def _schema(store: CveStore, feed: CveFeed, owner: Mapping[str, Any], conninfo: str, out: Outcome) -> bool:
+    """Run (or find) the migration Job; True once it has completed."""
+    job, _ = children.create(migration_job(store, feed), owner)
+    name, schema = job["metadata"]["name"], store.spec.postgres.schema_
+    if failed := children.condition(job, "Failed"):
+        why = failed.get("message") or failed.get("reason")
+        message = f"migration Job {name} failed ({why}); see its logs, then delete the Job to run it again"
+        out.add(Cond(SCHEMA_READY, False, "MigrationFailed", message))
+        return False
+    if not children.condition(job, "Complete"):
+        out.add(Cond(SCHEMA_READY, False, "MigrationRunning", f"Job {name} is migrating schema {schema}"))
+        return False
+    _remove_old_migrations(store, name)
+    message = f"Job {name} migrated schema {schema}"
+    try:
+        version = dataplane.store_facts(conninfo, schema, with_counts=False).schema_version
+        out.status["schemaVersion"] = version
+        message += f" to version {version}"
+    except psycopg.Error as exc:
+        message += f"; its version is unknown: PostgreSQL did not answer ({type(exc).__name__})"
+    out.add(Cond(SCHEMA_READY, True, "Migrated", message))
+    return True
+
+
+def _remove_old_migrations(store: CveStore, current: str) -> None:
+    """Migration Jobs of earlier specs are history once the current one has completed."""
+    selector = labels("CveStore", store.metadata.name, MIGRATE)
+    for job in children.list_objects("batch/v1", "Job", store.metadata.namespace, selector):
+        if job["metadata"]["name"] != current:
+            children.delete("batch/v1", "Job", store.metadata.namespace, job["metadata"]["name"])
+
+
+def _facts(store: CveStore, feed: CveFeed, conninfo: str, kafka: Mapping[str, str], out: Outcome) -> None:
+    """Counts from the store and lag from Kafka; each is skipped (kept as it was) if unreachable."""
+    try:
+        facts = dataplane.store_facts(conninfo, store.spec.postgres.schema_, with_counts=True)
+        out.status.update(schemaVersion=facts.schema_version, records=facts.records, versions=facts.versions)
+        if facts.last_ingest is not None:
+            out.status["lastIngestTime"] = facts.last_ingest.isoformat().replace("+00:00", "Z")
+    except psycopg.Error:
+        pass
+    with contextlib.suppress(topics.KafkaUnreachable, topics.TopicRejected):
+        out.status["consumerLag"] = topics.consumer_lag(
+            kafka, feed.spec.kafka.topic.name, consumer_group(store)
+        )
+
+
+def delete(body: Mapping[str, Any]) -> None:
+    """Retain: the schema stays (children go with the owner).  Delete: consumers first, then the schema."""
+    store = CveStore.from_body(body)
+    if store.spec.deletion_policy is not DeletionPolicy.DELETE:
+        return
+    ns = store.metadata.namespace
+    store_consumers.remove(store)
+    try:
+        conninfo = credentials.postgres_conninfo(ns, store.spec.postgres)
+    except credentials.MissingSecret as exc:
+        events.post(kube.core(), dict(body), "Warning", "SchemaLeft", f"cannot drop the schema: {exc}")
+        return
+    try:
+        dataplane.drop_schema(conninfo, store.spec.postgres.schema_)
+    except psycopg.OperationalError as exc:
+        raise kopf.TemporaryError(f"schema not dropped yet: {exc}", delay=15) from exc
+    _forget_group(store)
+
+
+def _forget_group(store: CveStore) -> None:
+    """Best effort: the consumer group's offsets in Kafka, if the feed still says where Kafka is."""
+    feed_body = children.get(
+        f"{GROUP}/{VERSION}", "CveFeed", store.metadata.namespace, store.spec.feed_ref.name
+    )
+    if feed_body is None:
+        return
+    feed = CveFeed.from_body(feed_body)
+    try:
+        kafka = credentials.kafka_config(store.metadata.namespace, feed.spec.kafka)
+        topics.delete_group(kafka, consumer_group(store))
+    except (credentials.MissingSecret, topics.KafkaUnreachable, topics.TopicRejected):
+        pass

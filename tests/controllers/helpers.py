@@ -1,0 +1,243 @@
+"""Small helpers for the operator tests: custom objects, conditions, pod-spec checks, and
+running a Job's container locally with the environment Kubernetes would give it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from controllers.api import GROUP, VERSION
+from tests.support.kube import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = ROOT / "examples" / "quickstart"
+PLURALS = ("cvestores", "cvefeeds")
+
+
+def custom(kube: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(kube)
+
+
+def quickstart(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((QUICKSTART / name).read_text())
+    return doc
+
+
+def create(kube: client.ApiClient, ns: str, plural: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    created: dict[str, Any] = custom(kube).create_namespaced_custom_object(
+        GROUP, VERSION, ns, plural, dict(body)
+    )
+    return created
+
+
+def get(kube: client.ApiClient, ns: str, plural: str, name: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = custom(kube).get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+        return found
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def patch_spec(kube: client.ApiClient, ns: str, plural: str, name: str, spec: Mapping[str, Any]) -> Any:
+    return custom(kube).patch_namespaced_custom_object(GROUP, VERSION, ns, plural, name, {"spec": dict(spec)})
+
+
+def condition(obj: Mapping[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond["type"] == type_:
+            found: dict[str, Any] = cond
+            return found
+    return None
+
+
+def wait_for(
+    kube: client.ApiClient, ns: str, plural: str, name: str, test: Callable[[dict[str, Any]], Any], what: str
+) -> dict[str, Any]:
+    """The object once ``test(object)`` holds (bounded poll)."""
+
+    def probe() -> dict[str, Any] | None:
+        obj = get(kube, ns, plural, name)
+        return obj if obj is not None and test(obj) else None
+
+    return eventually(probe, f"{plural}/{name}: {what}", attempts=360)
+
+
+def wait_condition(
+    kube: client.ApiClient,
+    ns: str,
+    plural: str,
+    name: str,
+    type_: str,
+    status: str,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    def holds(obj: dict[str, Any]) -> bool:
+        cond = condition(obj, type_)
+        return cond is not None and cond["status"] == status and (reason is None or cond["reason"] == reason)
+
+    return wait_for(kube, ns, plural, name, holds, f"{type_}={status}" + (f" ({reason})" if reason else ""))
+
+
+def delete_all_cverag(kube: client.ApiClient, ns: str) -> None:
+    """Delete the namespace's cverag resources and wait until their finalizers have run."""
+    for plural in PLURALS:
+        for item in custom(kube).list_namespaced_custom_object(GROUP, VERSION, ns, plural)["items"]:
+            try:
+                custom(kube).delete_namespaced_custom_object(
+                    GROUP, VERSION, ns, plural, item["metadata"]["name"]
+                )
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+    for plural in PLURALS:
+        eventually(
+            lambda p=plural: not custom(kube).list_namespaced_custom_object(GROUP, VERSION, ns, p)["items"],  # type: ignore[misc]
+            f"every {plural} in {ns} deleted",
+            attempts=240,
+        )
+
+
+def secret(kube: client.ApiClient, ns: str, name: str, data: Mapping[str, str]) -> None:
+    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data=dict(data))
+    client.CoreV1Api(kube).create_namespaced_secret(ns, body)
+
+
+def resolved_env(kube: client.ApiClient, ns: str, container: Mapping[str, Any]) -> dict[str, str]:
+    """The container's env as the kubelet would set it: literals, and secretKeyRef values read now."""
+    core = client.CoreV1Api(kube)
+    out = {}
+    for var in container.get("env") or []:
+        if "value" in var:
+            out[var["name"]] = var["value"]
+            continue
+        ref = var["valueFrom"]["secretKeyRef"]
+        try:
+            data = core.read_namespaced_secret(ref["name"], ns).data or {}
+        except ApiException as exc:
+            if exc.status == 404 and ref.get("optional"):
+                continue
+            raise
+        if ref["key"] in data:
+            out[var["name"]] = base64.b64decode(data[ref["key"]]).decode()
+        elif not ref.get("optional"):
+            raise AssertionError(f"Secret {ref['name']} lacks key {ref['key']} for {var['name']}")
+    return out
+
+
+def run_container(
+    kube: client.ApiClient,
+    ns: str,
+    container: Mapping[str, Any],
+    extra_args: list[str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run the container's command here, with only its resolved env (plus PATH to this venv)."""
+    env = {
+        **resolved_env(kube, ns, container),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+    }
+    command = [*container["command"], *(container.get("args") or []), *(extra_args or [])]
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def summary(stdout: str) -> dict[str, Any]:
+    """The final ``{"event": "summary", ...}`` line a workload prints."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{") and '"summary"' in line:
+            found: dict[str, Any] = json.loads(line)
+            return found
+    raise AssertionError(f"no summary line in output:\n{stdout[-2000:]}")
+
+
+def contains(expected: Any, actual: Any, path: str = "") -> list[str]:
+    """Differences where ``actual`` lacks or contradicts ``expected`` (extra defaults are fine)."""
+    if isinstance(expected, Mapping):
+        if not isinstance(actual, Mapping):
+            return [f"{path}: expected a mapping, got {actual!r}"]
+        return [d for k, v in expected.items() for d in contains(v, actual.get(k), f"{path}.{k}")]
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return [f"{path}: expected {len(expected)} items, got {actual!r}"]
+        return [
+            d
+            for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+            for d in contains(e, a, f"{path}[{i}]")
+        ]
+    return [] if expected == actual else [f"{path}: expected {expected!r}, got {actual!r}"]
+
+
+def jobs(kube: client.ApiClient, ns: str, selector: str) -> list[Any]:
+    return list(client.BatchV1Api(kube).list_namespaced_job(ns, label_selector=selector).items)
+
+
+def fail_job(kube: client.ApiClient, ns: str, name: str) -> None:
+    """Report the Job's running pods as failed (exit 1), as a kubelet would for a crashed container."""
+    core = client.CoreV1Api(kube)
+
+    def running() -> list[Any]:
+        pods = core.list_namespaced_pod(ns, label_selector=f"batch.kubernetes.io/job-name={name}").items
+        return [p for p in pods if p.status.phase == "Running"]
+
+    for pod in eventually(running, f"a running pod of Job {name}"):
+        statuses = [
+            {
+                "name": c.name,
+                "image": c.image,
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "state": {
+                    "terminated": {
+                        "exitCode": 1,
+                        "reason": "Error",
+                        "startedAt": _now(),
+                        "finishedAt": _now(),
+                    }
+                },
+            }
+            for c in pod.spec.containers
+        ]
+        core.patch_namespaced_pod_status(
+            pod.metadata.name, ns, {"status": {"phase": "Failed", "containerStatuses": statuses}}
+        )
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def columns(kubeconfig: Path, ns: str, resources: str, wide: bool = False) -> list[dict[str, str]]:
+    """``kubectl get`` as rows of {COLUMN: value}, cut at the header's column offsets (one table
+    per kind; empty cells stay empty strings)."""
+    from tests.support.kube import kubectl
+
+    args = ["get", resources, "-n", ns, *(["-o", "wide"] if wide else [])]
+    rows: list[dict[str, str]] = []
+    starts: list[tuple[str, int]] = []
+    for line in kubectl(kubeconfig, *args).stdout.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("NAME "):
+            starts = [(m.group(), m.start()) for m in re.finditer(r"\S+", line)]
+            continue
+        bounds = [*[s for _, s in starts[1:]], len(line) + 1]
+        rows.append({name: line[at:end].strip() for (name, at), end in zip(starts, bounds, strict=True)})
+    return rows

@@ -1,0 +1,124 @@
+"""The operator under test: ``python -m controllers`` as a subprocess, as its ServiceAccount.
+
+The ServiceAccount, ClusterRole and binding come from ``bundles/operator/rbac.yaml``
+unchanged; the kubeconfig carries a token from the TokenRequest API for that account, so
+the operator has exactly the permissions it ships with (a missing verb shows up as a 403 in
+its log, which :meth:`Operator.forbidden_since` reports).  The process can be killed and
+started again at any moment, as a crashed pod would be.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from kubernetes import client
+
+from tests.infra import proc
+from tests.support.kube import kubectl
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "bundles" / "operator"
+ACCOUNT, ACCOUNT_NS = "cverag-operator", "cverag-system"
+NAMESPACE_PATTERN = "t-ctl-*"
+
+
+def install_rbac(kubeconfig: Path) -> None:
+    """The shipped namespace, ServiceAccount, ClusterRole and binding, as they are."""
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(BUNDLE / "namespace.yaml"))
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(BUNDLE / "rbac.yaml"))
+
+
+def service_account_kubeconfig(api: client.ApiClient, server: str, ca_cert: Path, dest: Path) -> Path:
+    """A kubeconfig that authenticates as the operator's ServiceAccount (token valid for 12 h)."""
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=43200)
+    )
+    token = (
+        client.CoreV1Api(api)
+        .create_namespaced_service_account_token(ACCOUNT, ACCOUNT_NS, request)
+        .status.token
+    )
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": {"server": server, "certificate-authority": str(ca_cert)}}],
+        "users": [{"name": ACCOUNT, "user": {"token": token}}],
+        "contexts": [{"name": ACCOUNT, "context": {"cluster": "local", "user": ACCOUNT}}],
+        "current-context": ACCOUNT,
+    }
+    dest.write_text(yaml.safe_dump(config))
+    dest.chmod(0o600)
+    return dest
+
+
+class Operator:
+    """One operator process at a time; its output is appended to ``log``."""
+
+    def __init__(self, kubeconfig: Path, log: Path, extra_env: dict[str, str]) -> None:
+        self.kubeconfig = kubeconfig
+        self.log = log
+        self.extra_env = extra_env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, "operator already running"
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "CVERAG_NAMESPACE": NAMESPACE_PATTERN,
+            "CVERAG_METRICS_PORT": str(proc.free_port()),
+            "CVERAG_LIVENESS": f"http://127.0.0.1:{proc.free_port()}/healthz",
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        self.starts += 1
+        with self.log.open("ab") as out:
+            out.write(f"----- operator start #{self.starts} -----\n".encode())
+            out.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "controllers"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, as when a node dies under the operator's pod."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since(self, offset: int) -> str:
+        with self.log.open("rb") as stream:
+            stream.seek(offset)
+            return stream.read().decode(errors="replace")
+
+    def forbidden_since(self, offset: int) -> list[str]:
+        """Log lines where the API server refused the operator (a verb its ClusterRole lacks)."""
+        return [
+            line
+            for line in self.log_since(offset).splitlines()
+            if "forbidden" in line.lower() or '"code":403' in line.replace(" ", "")
+        ]
