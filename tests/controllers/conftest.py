@@ -22,13 +22,14 @@ from kubernetes import client
 from pluggy import Result
 from psycopg import sql
 
-from tests.controllers import helpers
+from tests.controllers import flows, helpers
 from tests.controllers.operator import Operator, install_rbac, service_account_kubeconfig
+from tests.fakes.cvelist_layout import shared_records
 from tests.fakes.github_releases import FakeGitHubReleases
 from tests.infra import proc
 from tests.support.kube import eventually, temporary_namespace
 
-GITHUB_TOKEN = "ghp_test-token-for-the-fake"
+GITHUB_TOKEN = flows.GITHUB_TOKEN
 OPERATOR_ENV = {
     "CVERAG_TICK_SECONDS": "1",  # re-examine every object each second, so tests converge quickly
     "CVERAG_SYNC_RETRY_SECONDS": "2",  # first retry of a failed sync Job after 2 s (then 4, 8, ...)
@@ -136,3 +137,15 @@ def free_port() -> int:
 
 
 __all__ = ["GITHUB_TOKEN", "eventually"]
+
+
+@pytest.fixture
+def feed(
+    kube: client.ApiClient, ns: str, kafka: Any, github: FakeGitHubReleases, topic: str, shared_data: Path
+) -> str:
+    """A feed whose baseline (25 real records) has really been published to its topic."""
+    baseline = github.add_baseline(flows.DAY, shared_records(shared_data / "cve-records.jsonl.gz", limit=25))
+    helpers.secret(kube, ns, "github-token", {"token": GITHUB_TOKEN})
+    helpers.create(kube, ns, "cvefeeds", flows.feed_body(kafka, github, topic))
+    assert flows.run_and_complete(kube, ns, flows.job_for(kube, ns, baseline))["published"] == 25
+    return baseline

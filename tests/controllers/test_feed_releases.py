@@ -17,97 +17,30 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from controllers.api.feed import CveFeed
-from controllers.manifests.feed import RELEASE_ANNOTATION, sync_job
 from tests.controllers import helpers
-from tests.controllers.conftest import GITHUB_TOKEN
+from tests.controllers.flows import (
+    DAY,
+    FEED,
+    GITHUB_TOKEN,
+    check_pod_spec,
+    feed_body,
+    job_for,
+    releases_of_jobs,
+    run_and_complete,
+    wait_cursor,
+)
 from tests.controllers.operator import Operator
 from tests.fakes.cvelist_layout import Record, shared_records
 from tests.fakes.github_releases import FakeGitHubReleases
-from tests.infra.k8s_jobs import complete_job
 from tests.support.kube import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kafka, pytest.mark.slow]
-DAY = "2024-06-01"
-FEED = "cvelist"
 INVALID: Record = ("CVE-2099-0001", b'{"dataType": "CVE_RECORD", "cveMetadata": {"cveId": "CVE-2099-0001"')
-SYNC_SELECTOR = "app.kubernetes.io/name=cve-feed-sync"
 
 
 @pytest.fixture
 def records(shared_data: Path) -> list[Record]:
     return list(shared_records(shared_data / "cve-records.jsonl.gz", limit=60))
-
-
-def feed_body(kafka: Any, github: FakeGitHubReleases, topic: str, **spec: Any) -> dict[str, Any]:
-    source = {
-        "releasesUrl": github.releases_url,
-        "githubTokenSecretRef": {"name": "github-token", "key": "token"},
-    }
-    return {
-        "apiVersion": "cverag.io/v1alpha1",
-        "kind": "CveFeed",
-        "metadata": {"name": FEED},
-        "spec": {
-            "source": {"cvelistV5": source},
-            "pollInterval": "2s",
-            "kafka": {"bootstrapServers": kafka.bootstrap, "topic": {"name": topic, "partitions": 3}},
-            **spec,
-        },
-    }
-
-
-def releases_of_jobs(kube: client.ApiClient, ns: str) -> list[str]:
-    return sorted(j.metadata.annotations[RELEASE_ANNOTATION] for j in helpers.jobs(kube, ns, SYNC_SELECTOR))
-
-
-def job_for(kube: client.ApiClient, ns: str, release: str, attempt: str = "0") -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        for job in helpers.jobs(kube, ns, SYNC_SELECTOR):
-            notes = job.metadata.annotations
-            if notes[RELEASE_ANNOTATION] == release and notes["cverag.io/attempt"] == attempt:
-                found: dict[str, Any] = kube.sanitize_for_serialization(job)
-                return found
-        return None
-
-    return eventually(probe, f"a sync Job for {release} (attempt {attempt})", attempts=360)
-
-
-def check_pod_spec(
-    kube: client.ApiClient, ns: str, job: dict[str, Any], release: str, cursor: str | None
-) -> None:
-    """The Job is what manifests.feed.sync_job says, field for field (API defaults aside)."""
-    feed = CveFeed.from_body(helpers.get(kube, ns, "cvefeeds", FEED))
-    expected = sync_job(feed, release, cursor)
-    assert job["metadata"]["name"] == expected["metadata"]["name"]
-    differences = helpers.contains(expected["spec"], job["spec"]) + helpers.contains(
-        expected["metadata"]["labels"], job["metadata"]["labels"]
-    )
-    assert not differences, differences
-    owner = job["metadata"]["ownerReferences"][0]
-    assert (owner["kind"], owner["name"], owner["controller"]) == ("CveFeed", FEED, True)
-
-
-def run_and_complete(kube: client.ApiClient, ns: str, job: dict[str, Any]) -> dict[str, Any]:
-    """Run the Job's container here (the real sync), then report its pod succeeded."""
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    done = helpers.run_container(kube, ns, container)
-    assert done.returncode == 0, done.stderr[-3000:]
-    complete_job(kube, ns, job["metadata"]["name"])
-    return helpers.summary(done.stdout)
-
-
-def wait_cursor(kube: client.ApiClient, ns: str, release: str, published: int) -> dict[str, Any]:
-    return helpers.wait_for(
-        kube,
-        ns,
-        "cvefeeds",
-        FEED,
-        lambda o: (
-            o["status"].get("lastRelease") == release and o["status"].get("recordsPublished") == published
-        ),
-        f"cursor at {release} with {published} records",
-    )
 
 
 def test_each_release_yields_exactly_one_job_that_really_syncs(

@@ -9,7 +9,6 @@ generated specs work.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,25 +21,11 @@ from controllers.api.store import CveStore
 from controllers.manifests.store import consumer_deployment, migration_job
 from controllers.manifests.store_policies import prune_cronjob, snapshot_cronjob
 from tests.controllers import helpers
-from tests.controllers.conftest import GITHUB_TOKEN
-from tests.controllers.test_feed_releases import DAY, feed_body, job_for, run_and_complete
-from tests.fakes.cvelist_layout import shared_records
-from tests.fakes.github_releases import FakeGitHubReleases
-from tests.infra.k8s_jobs import complete_job
+from tests.controllers.flows import STORE, migrate_for_real, migration, store_body
 from tests.support.kube import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
-STORE = "cves"
 CONSUMER_SELECTOR = "app.kubernetes.io/name=cve-store-consumer,app.kubernetes.io/instance=cves"
-
-
-def store_body(schema: str, **spec: Any) -> dict[str, Any]:
-    """examples/quickstart/20-cvestore.yaml with the test's schema."""
-    body = helpers.quickstart("20-cvestore.yaml")
-    body["spec"]["postgres"]["schema"] = schema
-    body["spec"]["versioning"] = {"keep": "Last", "lastN": 3, "snapshotSchedule": "@daily"}
-    body["spec"].update(spec)
-    return body
 
 
 def typed(kube: client.ApiClient, ns: str) -> tuple[CveStore, CveFeed]:
@@ -48,38 +33,10 @@ def typed(kube: client.ApiClient, ns: str) -> tuple[CveStore, CveFeed]:
     return store, CveFeed.from_body(helpers.get(kube, ns, "cvefeeds", "cvelist"))
 
 
-def migration(kube: client.ApiClient, ns: str) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        found = helpers.jobs(kube, ns, "app.kubernetes.io/name=cve-store-migrate")
-        return kube.sanitize_for_serialization(found[0]) if found else None
-
-    return eventually(probe, "the migration Job")
-
-
 def schema_version(dsn: str, schema: str) -> int:
     with psycopg.connect(dsn) as conn:
         row = conn.execute(f'SELECT max(version) FROM "{schema}".schema_migrations').fetchone()
     return int(row[0]) if row else 0
-
-
-def migrate_for_real(kube: client.ApiClient, ns: str) -> dict[str, Any]:
-    job = migration(kube, ns)
-    done = helpers.run_container(kube, ns, job["spec"]["template"]["spec"]["containers"][0])
-    assert done.returncode == 0, done.stderr[-3000:]
-    complete_job(kube, ns, job["metadata"]["name"])
-    return job
-
-
-@pytest.fixture
-def feed(
-    kube: client.ApiClient, ns: str, kafka: Any, github: FakeGitHubReleases, topic: str, shared_data: Path
-) -> str:
-    """A feed whose baseline (25 real records) has really been published to its topic."""
-    baseline = github.add_baseline(DAY, shared_records(shared_data / "cve-records.jsonl.gz", limit=25))
-    helpers.secret(kube, ns, "github-token", {"token": GITHUB_TOKEN})
-    helpers.create(kube, ns, "cvefeeds", feed_body(kafka, github, topic))
-    assert run_and_complete(kube, ns, job_for(kube, ns, baseline))["published"] == 25
-    return baseline
 
 
 def test_migration_first_then_consumers_spread_over_zones(
