@@ -1,0 +1,193 @@
+"""The HTTP API (FastAPI; OpenAPI docs at ``/docs``, schema at ``/openapi.json``).
+
+``/v1/*`` sits behind :class:`~workloads.rag.guards.Guard`; ``/``, ``/healthz``, ``/readyz``,
+``/metrics`` and the docs are open so probes and the page load without a key (the page
+sends the key the user types with its API calls).  Bad requests get 4xx with a message that
+says what to change; metrics count requests by route and status, answers by path (model or
+grounded fallback).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from workloads.rag.guards import BodyLimit, Guard
+from workloads.rag.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse, SearchResult
+from workloads.rag.service import RagService, sse
+from workloads.rag.settings import RagSettings
+
+CVE_PATH = re.compile(r"^CVE-\d{4}-\d{4,7}$", re.IGNORECASE)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "cverag_rag_requests", "HTTP requests", ["route", "status"], registry=self.registry
+        )
+        self.seconds = Histogram(
+            "cverag_rag_request_seconds", "HTTP request latency", ["route"], registry=self.registry
+        )
+        self.answers = Counter("cverag_rag_answers", "answers by path", ["path"], registry=self.registry)
+
+
+def create_app(settings: RagSettings, service: RagService | None = None) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.service = service or RagService(settings)
+        yield
+        await app.state.service.close()
+
+    app = FastAPI(
+        title="cverag RAG API",
+        version="1",
+        lifespan=lifespan,
+        description="Hybrid search over CVE records and grounded answers with citations.",
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    guard = Guard(settings)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(route, str(response.status_code)).inc()
+        metrics.seconds.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": "invalid request: " + "; ".join(problems)})
+
+    def svc(request: Request) -> RagService:
+        found: RagService = request.app.state.service
+        return found
+
+    @app.post("/v1/search", response_model=SearchResponse, dependencies=[Depends(guard)])
+    async def search(body: SearchRequest, request: Request) -> SearchResponse:
+        top_k = body.top_k if "top_k" in body.model_fields_set else settings.top_k
+        _check_top_k(top_k, settings)
+        try:
+            filters = body.filters.to_filters()
+            hits = await svc(request).search(body.query, top_k, filters)
+        except ValueError as exc:
+            raise HTTPException(422, f"invalid request: {exc}") from exc
+        return SearchResponse(results=[SearchResult(**vars(h)) for h in hits])
+
+    @app.post(
+        "/v1/ask",
+        response_model=AskResponse,
+        dependencies=[Depends(guard)],
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def ask(body: AskRequest, request: Request) -> Any:
+        _check_top_k(body.top_k, settings)
+        service_ = svc(request)
+        if body.stream:
+            return StreamingResponse(
+                _events(service_, body, metrics),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        answer = await service_.ask(body.question, body.top_k)
+        metrics.answers.labels("fallback" if answer.fallback_reason else "model").inc()
+        return {"answer": answer.answer, "citations": answer.citations, "model": answer.model}
+
+    @app.get("/v1/cves/{cve_id}", dependencies=[Depends(guard)])
+    async def record(cve_id: str, request: Request) -> dict[str, Any]:
+        found = await svc(request).record(_cve_id(cve_id))
+        if found is None:
+            raise HTTPException(404, f"{cve_id.upper()} is not in the store")
+        facts, doc = found
+        return {
+            **facts.fields,
+            "cvss": facts.cvss,
+            "cwe": facts.cwe,
+            "kev": facts.kev,
+            "epss": facts.epss,
+            "affected": facts.affected,
+            "url": facts.url,
+            "record": doc,
+        }
+
+    @app.get("/v1/cves/{cve_id}/history", dependencies=[Depends(guard)])
+    async def history(cve_id: str, request: Request) -> dict[str, Any]:
+        versions = await svc(request).history(_cve_id(cve_id))
+        if not versions:
+            raise HTTPException(404, f"{cve_id.upper()} is not in the store")
+        fields = (
+            "version",
+            "state",
+            "valid_from",
+            "valid_to",
+            "date_updated",
+            "out_of_order",
+            "changes",
+            "diff",
+            "source",
+            "release",
+            "ingested_at",
+        )
+        return {
+            "cve_id": versions[0].cve_id,
+            "versions": [{f: getattr(v, f) for f in fields} for v in versions],
+        }
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await svc(request).ready()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            status_code=200 if ok else 503,
+            content={"status": "ready" if ok else "not ready", "checks": checks},
+        )
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(
+            resources.files("workloads.rag").joinpath("page.html").read_text(encoding="utf-8")
+        )
+
+    return app
+
+
+def _cve_id(raw: str) -> str:
+    if not CVE_PATH.match(raw):
+        raise HTTPException(400, f"not a CVE id: {raw[:40]!r} (expected CVE-YYYY-NNNN)")
+    return raw.upper()
+
+
+def _check_top_k(top_k: int, settings: RagSettings) -> None:
+    if top_k > settings.max_top_k:
+        raise HTTPException(422, f"invalid request: top_k: at most {settings.max_top_k}")
+
+
+async def _events(service: RagService, body: AskRequest, metrics: Metrics) -> AsyncIterator[str]:
+    async for event, data in service.ask_events(body.question, body.top_k):
+        if event == "done":
+            metrics.answers.labels("fallback" if data["model"] == "none" else "model").inc()
+        yield sse(event, data)

@@ -1,0 +1,192 @@
+"""The RAG service's work, apart from HTTP: search, ask (whole or streamed), records, history.
+
+``ask`` picks the records (the CVEs the question names, else the best hybrid hits), reads
+their facts from the store, and lets the model explain them when one is configured.  With
+no model, or when it fails or runs out of time, the answer is built from the records alone
+and says so; either way the facts block is the store's, and the citations are the records
+the answer was built from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
+
+from workloads.index.embedding import Embedder, create_embedder
+from workloads.index.settings import open_backend
+from workloads.rag import prompt
+from workloads.rag.entities import NameCatalog
+from workloads.rag.llm import ChatModel, LlmUnavailable
+from workloads.rag.records import CveFacts, RecordReader
+from workloads.rag.retrieval import Hit, Retriever
+from workloads.rag.settings import RagSettings
+from workloads.rag.understand import Filters, cve_ids
+from workloads.rag.vectors import VectorSearch
+from workloads.store.models import CveVersion
+from workloads.store.query import CveStore
+
+NO_MODEL = "none"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    answer: str
+    citations: list[dict[str, str | None]]
+    model: str
+    fallback_reason: str | None = None
+
+
+def open_pool(settings: RagSettings) -> ConnectionPool[Any]:
+    schema = settings.index.store.schema
+
+    def configure(conn: Any) -> None:
+        conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+        conn.execute("SET TIME ZONE 'UTC'")
+
+    return ConnectionPool(
+        settings.index.store.dsn,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        configure=configure,
+        kwargs={"autocommit": True, "application_name": "cverag-rag"},
+        open=True,
+    )
+
+
+class RagService:
+    def __init__(self, settings: RagSettings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.pool = open_pool(settings)
+        self.vectors = VectorSearch(
+            embedder or create_embedder(settings.index.embedding),
+            lambda: open_backend(settings.index),
+            size=max(1, settings.db_pool_size // 2),
+        )
+        self.retriever = Retriever(self.pool, self.vectors, NameCatalog(self.pool))
+        self.reader = RecordReader(self.pool)
+        self.llm = (
+            ChatModel(
+                settings.llm_url,
+                settings.llm_model,
+                settings.llm_api_key,
+                settings.llm_timeout,
+                settings.llm_max_tokens,
+            )
+            if settings.llm_url
+            else None
+        )
+
+    async def close(self) -> None:
+        if self.llm is not None:
+            await self.llm.close()
+        self.vectors.close()
+        self.pool.close()
+
+    async def search(self, query: str, top_k: int, filters: Filters) -> list[Hit]:
+        return await run_in_threadpool(self.retriever.search, query, top_k, filters)
+
+    async def facts_for(self, question: str, top_k: int) -> list[CveFacts]:
+        named = cve_ids(question)
+        found = await run_in_threadpool(self.reader.current, named) if named else {}
+        if found:
+            return [found[c][0] for c in named if c in found]
+        hits = await self.search(question, top_k, Filters())
+        records = await run_in_threadpool(self.reader.current, [h.cve_id for h in hits])
+        return [records[h.cve_id][0] for h in hits if h.cve_id in records]
+
+    @staticmethod
+    def citations(facts: list[CveFacts]) -> list[dict[str, str | None]]:
+        return [{"cve_id": f.cve_id, "title": f.title, "url": f.url} for f in facts]
+
+    def _fallback(self, question: str, facts: list[CveFacts], reason: str) -> Answer:
+        return Answer(
+            prompt.grounded_answer(question, facts, reason), self.citations(facts), NO_MODEL, reason
+        )
+
+    async def ask(self, question: str, top_k: int) -> Answer:
+        facts = await self.facts_for(question, top_k)
+        if self.llm is None or not facts:
+            return self._fallback(
+                question, facts, "no language model is configured" if facts else "no records"
+            )
+        try:
+            text = await self.llm.complete(prompt.messages(question, facts))
+        except LlmUnavailable as exc:
+            log.warning("answering without the model: %s", exc)
+            return self._fallback(question, facts, str(exc))
+        return Answer(prompt.with_facts(text, facts), self.citations(facts), self.llm.model)
+
+    async def ask_events(self, question: str, top_k: int) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """``(event, data)`` pairs: ``citations``, then ``delta`` pieces, then ``done`` (the whole answer)."""
+        facts = await self.facts_for(question, top_k)
+        citations = self.citations(facts)
+        yield "citations", {"citations": citations}
+        if self.llm is None or not facts:
+            answer = self._fallback(
+                question, facts, "no language model is configured" if facts else "no records"
+            )
+            yield "delta", {"text": answer.answer}
+            yield "done", _done(answer)
+            return
+        pieces: list[str] = []
+        try:
+            async for piece in self.llm.stream(prompt.messages(question, facts)):
+                pieces.append(piece)
+                yield "delta", {"text": piece}
+        except LlmUnavailable as exc:
+            log.warning("streamed answer without the model: %s", exc)
+            if not pieces:
+                answer = self._fallback(question, facts, str(exc))
+                yield "delta", {"text": answer.answer}
+                yield "done", _done(answer)
+                return
+            pieces.append(f"\n\n[The language model stopped: {exc}.]")
+            yield "delta", {"text": pieces[-1]}
+        tail = "\n\nFacts from the store:\n" + prompt.facts_block(facts)
+        yield "delta", {"text": tail}
+        yield "done", _done(Answer("".join(pieces).strip() + tail, citations, self.llm.model))
+
+    async def record(self, cve_id: str) -> tuple[CveFacts, dict[str, Any]] | None:
+        found = await run_in_threadpool(self.reader.current, [cve_id])
+        return found.get(cve_id)
+
+    async def history(self, cve_id: str) -> list[CveVersion]:
+        def read() -> list[CveVersion]:
+            with CveStore(self.settings.index.store) as store:
+                return store.history(cve_id)
+
+        return await run_in_threadpool(read)
+
+    def _store_answers(self) -> None:
+        with self.pool.connection(timeout=5.0) as conn:
+            conn.execute("SELECT 1 FROM cves LIMIT 1")
+
+    async def ready(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        checks["store"] = await _check(self._store_answers)
+        checks["index"] = await _check(self.vectors.count)
+        return checks
+
+
+def _done(answer: Answer) -> dict[str, Any]:
+    return {"answer": answer.answer, "citations": answer.citations, "model": answer.model}
+
+
+async def _check(probe: Callable[[], Any]) -> str:
+    try:
+        await run_in_threadpool(probe)
+    except Exception as exc:  # readiness reports any failure as a reason, it never raises
+        return f"failing: {type(exc).__name__}"
+    return "ok"
+
+
+def sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"

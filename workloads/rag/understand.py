@@ -1,0 +1,79 @@
+"""What a question says on its face: CVE ids, and filters stated clearly enough to apply.
+
+Only unambiguous phrasings become filters ("critical vulnerabilities", "high severity",
+"in 2023", "since 2021", "known exploited" / "KEV" / "in the wild"): a filter wrongly taken
+from a question silently hides the right answer, while a missed one only costs ranking,
+which full text and vectors still provide.  Vendor and product names are matched against
+the store's own names elsewhere (:mod:`workloads.rag.entities`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+
+CVE_ID = re.compile(r"\bCVE-(\d{4})-(\d{4,7})\b", re.IGNORECASE)
+_SEVERITY = re.compile(
+    r"\b(?:(critical)(?:[- ]severity)?\s+(?:vulnerabilit|cve|bug|issue|flaw|securit)|"
+    r"(critical|high|medium|low)[- ]severity|severity (?:of |is |rated )?(critical|high|medium|low))",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(
+    r"\b(in|during|from|since|after|before|published in|disclosed in)\s+((?:19|20)\d{2})\b"
+    r"|\b((?:19|20)\d{2})\s+(?:vulnerabilit|cve)",
+    re.IGNORECASE,
+)
+_KEV = re.compile(
+    r"\b(kev|known[- ]exploited|actively[- ]exploited|exploited in the wild|in the wild|under active exploitation)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Filters of a search; the same meaning for full text, vectors and the final read."""
+
+    vendor: str | None = None
+    product: str | None = None
+    min_severity: str | None = None
+    min_score: float | None = None
+    cwe: str | None = None
+    kev: bool | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+
+    def merged(self, other: Filters) -> Filters:
+        """``self`` where set (explicit filters win), else ``other`` (read from the question)."""
+        picked = {k: v if v is not None else getattr(other, k) for k, v in vars(self).items()}
+        return replace(self, **picked)
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in vars(self).values())
+
+
+def cve_ids(text: str) -> list[str]:
+    """CVE ids in the order they appear, upper-cased, without repeats."""
+    seen: dict[str, None] = {}
+    for match in CVE_ID.finditer(text):
+        seen.setdefault(f"CVE-{match[1]}-{match[2]}", None)
+    return list(seen)
+
+
+def filters_from_question(question: str) -> Filters:
+    text = CVE_ID.sub(" ", question)  # years inside ids are not dates
+    found: dict[str, object] = {}
+    if severity := _SEVERITY.search(text):
+        found["min_severity"] = next(g for g in severity.groups() if g).upper()
+    if year := _YEAR.search(text):
+        word, number = (year[1] or "").lower(), int(year[2] or year[3])
+        if word in ("since", "after"):
+            found["published_from"] = date(number + (word == "after"), 1, 1)
+        elif word == "before":
+            found["published_to"] = date(number, 1, 1)
+        else:
+            found["published_from"], found["published_to"] = date(number, 1, 1), date(number + 1, 1, 1)
+    if _KEV.search(text):
+        found["kev"] = True
+    return Filters(**found)  # type: ignore[arg-type]
