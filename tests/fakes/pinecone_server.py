@@ -203,11 +203,14 @@ def _query(index: FakeIndex, body: dict[str, Any]) -> Reply:
             f"Query vector dimension {query.size} does not match the dimension of the index {index.dimension}",
         )
     namespace = body.get("namespace", "")
-    candidates = [
-        (vid, _score(index, values, query), metadata)
-        for vid, (values, metadata) in index.namespaces.get(namespace, {}).items()
-        if filter_matches(body.get("filter"), metadata)
-    ]
+    try:
+        candidates = [
+            (vid, _score(index, values, query), metadata)
+            for vid, (values, metadata) in index.namespaces.get(namespace, {}).items()
+            if filter_matches(body.get("filter"), metadata)
+        ]
+    except ValueError as exc:  # Pinecone answers 400 for a filter it cannot parse
+        return _data_error(400, str(exc))
     candidates.sort(key=lambda c: c[1], reverse=index.metric != "euclidean")
     matches = [
         {"id": vid, "score": score, "values": [], **({"metadata": md} if body.get("includeMetadata") else {})}

@@ -34,6 +34,8 @@ FILTERS: list[dict[str, Any]] = [
     {"cwe": "CWE-80"},
     {"$or": [{"kev": True}, {"year": {"$lt": 2016}}]},
     {"vendor": {"$nin": ["v0", "v1"]}, "cwe": {"$ne": "CWE-81"}},
+    {"$and": [{"kev": False}, {"year": {"$lte": 2018}}]},
+    {"vendor": {"$exists": True}, "year": {"$gt": 2022}},
 ]
 
 
@@ -137,3 +139,10 @@ def test_ensure_is_idempotent_and_refuses_another_shape(make_backend: Any) -> No
     backend.drop()  # dropping a missing index is not an error
     backend.ensure(DIM + 1, "euclidean")
     assert backend.count() == 0
+
+
+def test_unsupported_filter_operators_are_refused(make_backend: Any) -> None:
+    backend = make_backend()
+    load(backend, "cosine")
+    with pytest.raises(Exception, match=r"\$regex|unsupported"):
+        backend.query(VECTORS[0].tolist(), top_k=1, filter={"vendor": {"$regex": "v.*"}})
