@@ -92,14 +92,17 @@ def logs() -> list[Path]:
 
 
 def _healthy_recorded() -> ClusterInfo | None:
+    """The recorded cluster if it finished starting and every component answers its health check."""
     recorded = SERVICE.read_info()
-    if not recorded or not recorded.get("ready"):
+    if not recorded or not recorded.get("ready") or "health" not in recorded:
         return None
     fields = recorded["cluster"]
     info = ClusterInfo(
         Path(fields["kubeconfig"]), fields["server"], Path(fields["ca_cert"]), Path(fields["kubectl"])
     )
-    return info if _readyz(info, recorded["admin"]) else None
+    admin = _admin_context(info.ca_cert, recorded["admin"])
+    healthy = all(_get(url, admin if verify else None) for url, verify in recorded["health"].values())
+    return info if healthy else None
 
 
 def _start() -> ClusterInfo:
@@ -116,13 +119,19 @@ def _start() -> ClusterInfo:
     k8s_pki.write_kubeconfig(layout.kubeconfig, pki, server)
     info = ClusterInfo(layout.kubeconfig, server, pki.ca_cert, k8s_build.KUBERNETES.binary("kubectl"))
     admin = [str(pki.admin_cert), str(pki.admin_key)]
+    components = k8s_components.control_plane(layout)
+    record = {
+        "endpoints": {"server": server},
+        "cluster": {k: str(v) for k, v in asdict(info).items()},
+        "admin": admin,
+        "health": {c.name: [c.health_url, c.verify_tls] for c in components},
+    }
     pids: dict[str, int] = {}
-    record = {"endpoints": {"server": server}, "cluster": {k: str(v) for k, v in asdict(info).items()}}
-    for component in k8s_components.control_plane(layout):
+    for component in components:
         log = SERVICE.log(component.name)
         process = proc.spawn(component.command, log)
         pids[component.name] = process.pid  # recorded at once so a crash mid-start is cleaned up
-        SERVICE.write_info({**record, "pids": pids, "admin": admin, "ready": False})
+        SERVICE.write_info({**record, "pids": pids, "ready": False})
         context = _admin_context(info.ca_cert, admin) if component.verify_tls else None
         proc.wait_until(
             _probe(component.health_url, context),
@@ -133,7 +142,7 @@ def _start() -> ClusterInfo:
         )
     with info.api_client() as api:
         _wait_for_nodes_and_controllers(api)
-    SERVICE.write_info({**record, "pids": pids, "admin": admin, "ready": True})
+    SERVICE.write_info({**record, "pids": pids, "ready": True})
     return info
 
 
@@ -160,10 +169,6 @@ def _admin_context(ca_cert: Path, admin: list[str]) -> ssl.SSLContext:
     return context
 
 
-def _readyz(info: ClusterInfo, admin: list[str]) -> bool:
-    return _get(f"{info.server}/readyz", _admin_context(info.ca_cert, admin))
-
-
 def _probe(url: str, context: ssl.SSLContext | None) -> Callable[[], bool]:
     return lambda: _get(url, context)
 
@@ -172,8 +177,11 @@ def _get(url: str, context: ssl.SSLContext | None = None) -> bool:
     """True on HTTP 200; self-signed component endpoints (/healthz) are read without verification."""
     if context is None and url.startswith("https"):
         context = ssl._create_unverified_context()  # loopback health probe of a self-signed server
+    opener = urllib.request.build_opener(  # loopback: never through an HTTP proxy from the environment
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    )
     try:
-        with urllib.request.urlopen(url, timeout=5, context=context) as response:
+        with opener.open(url, timeout=5) as response:
             return bool(response.status == 200)
     except OSError:
         return False

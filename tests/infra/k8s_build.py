@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import shutil
 import sys
 import time
@@ -173,5 +172,4 @@ def locked(path: Path) -> Iterator[None]:
 
 
 if __name__ == "__main__":  # pragma: no cover - used to run the slow cold build in the background
-    os.environ.setdefault("GOMAXPROCS", str(os.cpu_count() or 2))
     build_all()

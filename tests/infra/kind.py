@@ -51,6 +51,8 @@ def ensure_running() -> tuple[ClusterInfo, bool]:
     info = _info(kind)
     with info.api_client() as api:
         _shape_nodes(api)
+        names = [n.metadata.name for n in client.CoreV1Api(api).list_node().items]
+        proc.wait_until(lambda: kwok_nodes.all_ready(api, names), what="kind nodes Ready", timeout=300)
     return info, NAME not in existing
 
 
