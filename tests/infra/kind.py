@@ -25,6 +25,7 @@ from tests.infra.cluster import ClusterInfo
 NAME = "cverag"
 KIND_CONFIG = Path(__file__).with_name("k8s") / "kind-config.yaml"
 STATE = proc.ServiceDir("kind")
+KIND_OWNS = {"kubernetes.io/hostname", "type"}  # kind's own hostname label; "type: kwok" would be a lie
 
 
 def _kind() -> KindCluster:
@@ -83,7 +84,7 @@ def _shape_nodes(api: client.ApiClient) -> None:
     )
     pools = [m for m in kwok_nodes.node_manifests() if m["metadata"]["name"].endswith("-0")]
     for worker, manifest in zip(workers, pools, strict=False):
-        labels = {k: v for k, v in manifest["metadata"]["labels"].items() if k != "kubernetes.io/hostname"}
+        labels = {k: v for k, v in manifest["metadata"]["labels"].items() if k not in KIND_OWNS}
         core.patch_node(
             worker, {"metadata": {"labels": labels}, "spec": {"taints": manifest["spec"]["taints"]}}
         )
