@@ -6,39 +6,38 @@ Positions live in PostgreSQL, not in Kafka: ``enable.auto.commit`` is off and, o
 only as a courtesy to lag monitors; nothing reads them back.
 
 Invalid messages go to the dead-letter topic with a reason code and the partition moves
-on.  Transient database errors (deadlock, connection loss) retry the same batch after a
-back-off instead of crashing: a consumer that dies and restarts would redo the same work.
+on.  Decoding runs here while the previous batch is applied on the writer thread
+(:mod:`applier`), which also owns retries and poison-record isolation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import time
+from concurrent.futures import Future
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from workloads.store.applier import Applier, log
 from workloads.store.db import StoreTarget, connect
 from workloads.store.deadletter import DeadLetters
 from workloads.store.messages import Incoming, RawMessage, Rejected, decode, header_map
 from workloads.store.progress import Progress
 from workloads.store.settings import ConsumeSettings
-from workloads.store.writer import BatchOutcome, BatchWriter
-
-RETRYABLE = (
-    psycopg.errors.DeadlockDetected,
-    psycopg.errors.SerializationFailure,
-    psycopg.errors.UniqueViolation,
-)
-UNSTORABLE = (psycopg.DataError, psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation)
+from workloads.store.writer import BatchOutcome
 
 
-def log(line: str) -> None:
-    print(f"store: {line}", file=sys.stderr, flush=True)
+@dataclass
+class Pending:
+    """A batch handed to the writer thread, kept until its outcome is collected."""
+
+    raws: list[RawMessage]
+    decoded: list[Incoming | Rejected]
+    outcome: Future[BatchOutcome]
 
 
 def _raw(msg: Message) -> RawMessage:
@@ -63,8 +62,7 @@ class StoreConsumer:
         self.stopping = False
         self.assigned_at: float | None = None
         self.starts: dict[tuple[str, int], int] = {}
-        self.writer = BatchWriter(target, settings.group_id)
-        self.dead_letters = DeadLetters(settings)
+        self.applier = Applier(target, settings.group_id, DeadLetters(settings))
         self.consumer = Consumer(settings.consumer_config())
 
     def _stored_offsets(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
@@ -90,18 +88,25 @@ class StoreConsumer:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         self.consumer.subscribe([self.settings.topic], on_assign=self._on_assign)
         last_message = time.monotonic()
+        pending: Pending | None = None
         try:
             while not self.stopping:
                 batch = self.consumer.consume(num_messages=self.settings.batch_size, timeout=0.5)
                 if batch:
                     last_message = time.monotonic()
-                    self._handle(batch)
-                elif self._idle_long_enough(last_message):
-                    break
+                    prepared = self._prepare(batch)
+                    self._collect(pending)
+                    pending = self._hand_over(prepared)
+                else:
+                    self._collect(pending)
+                    pending = None
+                    if self._idle_long_enough(last_message):
+                        break
                 self.progress.tick()
+            self._collect(pending)
         finally:
             self.consumer.close()
-            self.writer.close()
+            self.applier.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         self.progress.tick(force=True)
@@ -131,7 +136,7 @@ class StoreConsumer:
             return False
         return bool(assigned)
 
-    def _handle(self, batch: list[Message]) -> None:
+    def _prepare(self, batch: list[Message]) -> list[RawMessage]:
         raws = []
         for msg in batch:
             error = msg.error()
@@ -139,48 +144,23 @@ class StoreConsumer:
                 raws.append(_raw(msg))
             elif error.code() != KafkaError._PARTITION_EOF and error.fatal():
                 raise RuntimeError(f"fatal Kafka error: {error}")
+        return raws
+
+    def _hand_over(self, raws: list[RawMessage]) -> Pending | None:
         if not raws:
-            return
+            return None
         decoded: list[Incoming | Rejected] = [decode(raw) for raw in raws]
-        outcome = self._apply(decoded)
-        mismatches = sum(1 for d in decoded if isinstance(d, Incoming) and not d.hash_header_ok)
-        self.progress.totals.add(len(raws), sum(len(r.value or b"") for r in raws), outcome, mismatches)
-        self._courtesy_commit(raws)
+        return Pending(raws, decoded, self.applier.submit(decoded))
 
-    def _apply(self, decoded: list[Incoming | Rejected]) -> BatchOutcome:
-        try:
-            return self._apply_retrying(decoded)
-        except UNSTORABLE:
-            return self._isolate(decoded)
-
-    def _apply_retrying(self, decoded: list[Incoming | Rejected]) -> BatchOutcome:
-        delay = 0.5
-        while True:
-            try:
-                return self.writer.apply(decoded, self.dead_letters.send)
-            except RETRYABLE as exc:
-                log(f"retrying batch after {type(exc).__name__}: {exc}")
-            except psycopg.OperationalError as exc:
-                log(f"database unavailable ({exc}); reconnecting")
-                self.writer.close()
-                time.sleep(delay)
-                self.writer = _reconnect(self.writer)
-            time.sleep(delay)
-            delay = min(delay * 2, 30.0)
-
-    def _isolate(self, decoded: list[Incoming | Rejected]) -> BatchOutcome:
-        """PostgreSQL refused something in the batch: apply one message at a time and
-        dead-letter the record(s) it refuses, so a poison record cannot block its partition."""
-        total = BatchOutcome()
-        for item in decoded:
-            try:
-                outcome = self._apply_retrying([item])
-            except UNSTORABLE as exc:
-                log(f"dead-lettering {item.raw.topic}/{item.raw.partition}/{item.raw.offset}: {exc}")
-                reason = Rejected(item.raw, "invalid-json", f"PostgreSQL cannot store this record: {exc}")
-                outcome = self._apply_retrying([reason])
-            total.merge(outcome)
-        return total
+    def _collect(self, pending: Pending | None) -> None:
+        """Wait for the batch on the writer thread; re-raises what it raised."""
+        if pending is None:
+            return
+        outcome = pending.outcome.result()
+        mismatches = sum(1 for d in pending.decoded if isinstance(d, Incoming) and not d.hash_header_ok)
+        size = sum(len(r.value or b"") for r in pending.raws)
+        self.progress.totals.add(len(pending.raws), size, outcome, mismatches)
+        self._courtesy_commit(pending.raws)
 
     def _courtesy_commit(self, raws: list[RawMessage]) -> None:
         ends: dict[tuple[str, int], int] = {}
@@ -189,11 +169,3 @@ class StoreConsumer:
         offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
         with contextlib.suppress(KafkaException):  # advisory only: PostgreSQL holds the real positions
             self.consumer.commit(offsets=offsets, asynchronous=True)
-
-
-def _reconnect(old: BatchWriter) -> BatchWriter:
-    while True:
-        try:
-            return BatchWriter(old.target, old.group_id)
-        except psycopg.OperationalError:
-            time.sleep(2.0)

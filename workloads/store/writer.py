@@ -74,6 +74,10 @@ class BatchWriter:
         self.target = target
         self.group_id = group_id
         self.conn = connect(target)
+        # Safe here, and only here: a batch's positions commit in the same transaction as its
+        # versions, so a commit lost in a server crash is lost whole and re-read from Kafka.
+        self.conn.execute("SET synchronous_commit = off")
+        self.conn.commit()
         with self.conn.transaction():
             self.conn.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS cves_stage (LIKE cves INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
