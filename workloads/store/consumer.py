@@ -40,7 +40,7 @@ class Pending:
     outcome: Future[BatchOutcome]
 
 
-def _raw(msg: Message) -> RawMessage:
+def raw_message(msg: Message) -> RawMessage:
     _kind, stamp = msg.timestamp()
     key, value = msg.key(), msg.value()
     return RawMessage(
@@ -141,7 +141,7 @@ class StoreConsumer:
         for msg in batch:
             error = msg.error()
             if error is None:
-                raws.append(_raw(msg))
+                raws.append(raw_message(msg))
             elif error.code() != KafkaError._PARTITION_EOF and error.fatal():
                 raise RuntimeError(f"fatal Kafka error: {error}")
         return raws
@@ -149,14 +149,18 @@ class StoreConsumer:
     def _hand_over(self, raws: list[RawMessage]) -> Pending | None:
         if not raws:
             return None
+        started = time.perf_counter()
         decoded: list[Incoming | Rejected] = [decode(raw) for raw in raws]
+        self.progress.totals.decode_seconds += time.perf_counter() - started
         return Pending(raws, decoded, self.applier.submit(decoded))
 
     def _collect(self, pending: Pending | None) -> None:
         """Wait for the batch on the writer thread; re-raises what it raised."""
         if pending is None:
             return
+        started = time.perf_counter()
         outcome = pending.outcome.result()
+        self.progress.totals.wait_seconds += time.perf_counter() - started
         mismatches = sum(1 for d in pending.decoded if isinstance(d, Incoming) and not d.hash_header_ok)
         size = sum(len(r.value or b"") for r in pending.raws)
         self.progress.totals.add(len(pending.raws), size, outcome, mismatches)

@@ -26,6 +26,10 @@ class Totals:
     dead_lettered: int = 0
     hash_header_mismatches: int = 0
     batches: int = 0
+    decode_seconds: float = 0.0
+    """Main thread decoding and normalising (overlaps the previous batch's write)."""
+    wait_seconds: float = 0.0
+    """Main thread blocked on the writer thread: where the database is the bottleneck."""
     started: float = field(default_factory=time.monotonic)
 
     def add(self, consumed: int, size: int, outcome: BatchOutcome, mismatches: int) -> None:
@@ -67,7 +71,8 @@ class Progress:
 
     def summary(self, **extra: Any) -> dict[str, Any]:
         seconds, rate, mb = self.totals.rates()
-        fields = {k: v for k, v in asdict(self.totals).items() if k != "started"}
+        fields = {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self.totals).items()}
+        del fields["started"]
         return {
             "event": "summary",
             **fields,

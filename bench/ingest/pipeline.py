@@ -1,0 +1,120 @@
+"""One measured load: ``python -m workloads.feed --source file`` and/or
+``python -m workloads.store consume`` as subprocesses, watched from outside.
+
+Progress is read from the store itself (the sum of committed positions), every 0.2 s,
+so "done" means committed in PostgreSQL, not merely consumed.  The consumer runs with
+``--until-idle``; its idle tail is not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.ingest.accounting import Finished, ProcessGroupCpu, cpu_seconds, peak_rss_mb, postgres_pids, reap
+from workloads.store.db import StoreTarget, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+POLL = 0.2
+
+
+@dataclass
+class Services:
+    bootstrap: str
+    dsn: str
+    broker_pid: int
+
+
+@dataclass
+class Phase:
+    """What one load measured: wall times from the start of the phase, CPU per component."""
+
+    wall_s: float = 0.0
+    first_commit_s: float | None = None
+    producer: Finished | None = None
+    consumer: Finished | None = None
+    postgres_cpu_s: float = 0.0
+    broker_cpu_s: float = 0.0
+    summaries: dict[str, Any] = field(default_factory=dict)
+
+
+def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.DEVNULL
+        )
+
+
+def _committed(target: StoreTarget) -> int:
+    with connect(target) as conn:
+        row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _summary(finished: Finished | None) -> dict[str, Any]:
+    lines = [line for line in (finished.stdout if finished else "").splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def run_phase(
+    services: Services,
+    target: StoreTarget,
+    topic: str,
+    records: int,
+    *,
+    dataset: Path | None,
+    consume: bool,
+    batch_size: int,
+    logs: Path,
+) -> Phase:
+    """Produce ``dataset`` (if given) and/or consume into ``target`` (if ``consume``)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CVERAG_PG_DSN": services.dsn,
+        "CVERAG_PG_SCHEMA": target.schema,
+    }
+    phase, pg, broker0 = Phase(), ProcessGroupCpu(), cpu_seconds(services.broker_pid) or 0.0
+    pg.sample(postgres_pids(), first=True)
+    started = time.monotonic()
+    running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+    peaks: dict[str, float] = {}
+    if dataset is not None:
+        out = logs / f"producer-{topic}.log"
+        feed = ["-m", "workloads.feed", "--source", "file", "--source-url", str(dataset)]
+        feed += ["--kafka-bootstrap", services.bootstrap, "--topic", topic, "--progress-interval", "30"]
+        running["producer"] = (_spawn(feed, out, env), out)
+    if consume:
+        out = logs / f"consumer-{topic}.log"
+        store = ["-m", "workloads.store", "consume", "--bootstrap", services.bootstrap, "--topic", topic]
+        store += ["--group", f"bench-{target.schema}", "--batch-size", str(batch_size), "--until-idle", "3"]
+        running["consumer"] = (_spawn(store, out, env), out)
+    done = not consume
+    while running:
+        time.sleep(POLL)
+        pg.sample(postgres_pids())
+        if consume and not done:
+            committed = _committed(target)
+            if committed and phase.first_commit_s is None:
+                phase.first_commit_s = time.monotonic() - started
+            if committed >= records:
+                done, phase.wall_s = True, time.monotonic() - started
+        for name, (process, out) in list(running.items()):
+            peaks[name] = max(peaks.get(name, 0.0), peak_rss_mb(process.pid))
+            if finished := reap(process, out, block=False, rss_mb=peaks[name]):
+                setattr(phase, name, finished)
+                del running[name]
+                if name == "producer" and not consume:
+                    phase.wall_s = time.monotonic() - started
+    phase.postgres_cpu_s = pg.total()
+    phase.broker_cpu_s = (cpu_seconds(services.broker_pid) or 0.0) - broker0
+    phase.summaries = {"producer": _summary(phase.producer), "consumer": _summary(phase.consumer)}
+    if consume and not done:
+        raise RuntimeError(f"the store holds {_committed(target)} of {records} records; see {logs}")
+    return phase

@@ -1,0 +1,105 @@
+"""Figures and the ``## ingest`` section of bench/RESULTS.md from one benchmark run."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.ingest.pipeline import Phase
+
+TARGET_S = 60.0
+
+
+def _rate(records: int, seconds: float) -> float:
+    return records / seconds if seconds > 0 else 0.0
+
+
+def figures(results: dict[str, Any]) -> dict[str, Any]:
+    n, size = results["records"], results["bytes"]
+    produced: Phase = results["producer_alone"]
+    consumed: Phase = results["consumer_alone"]
+    together: Phase = results["end_to_end"]
+    steady = consumed.wall_s - (consumed.first_commit_s or 0.0)
+    consumer_rate = _rate(n, consumed.wall_s)
+    return {
+        "records": n,
+        "mb": round(size / 1e6, 1),
+        "end_to_end_s": round(together.wall_s, 1),
+        "end_to_end_records_per_s": round(_rate(n, together.wall_s)),
+        "end_to_end_mb_per_s": round(size / 1e6 / together.wall_s, 1),
+        "producer_records_per_s": round(_rate(n, produced.wall_s)),
+        "consumer_records_per_s": round(consumer_rate),
+        "consumer_steady_records_per_s": round(_rate(n, steady)) if steady > 0 else None,
+        "naive_records_per_s": round(results["naive"]["records_per_s"], 1),
+        "ratio_vs_naive": round(consumer_rate / results["naive"]["records_per_s"], 1),
+        "producer_peak_rss_mb": round(produced.producer.max_rss_mb if produced.producer else 0),
+        "consumer_peak_rss_mb": round(consumed.consumer.max_rss_mb if consumed.consumer else 0),
+        "target_met": together.wall_s <= TARGET_S,
+    }
+
+
+def _cpu_row(name: str, phase: Phase, n: int) -> str:
+    parts = {
+        "feed": phase.producer.cpu_s if phase.producer else 0.0,
+        "store consumer": phase.consumer.cpu_s if phase.consumer else 0.0,
+        "PostgreSQL": phase.postgres_cpu_s,
+        "Kafka broker": phase.broker_cpu_s,
+    }
+    cells = " | ".join(f"{seconds:.1f} s ({seconds / n * 1e6:.0f} µs/rec)" for seconds in parts.values())
+    return f"| {name} | {phase.wall_s:.1f} s | {cells} | {sum(parts.values()):.1f} s |"
+
+
+def render(results: dict[str, Any]) -> list[str]:
+    f = figures(results)
+    n = results["records"]
+    machine = results["machine"]
+    consumer = results["consumer_alone"].summaries.get("consumer", {})
+    load = ", ".join(f"{x:.1f}" for x in machine["load"])
+    return [
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine['cpus']} CPUs ({machine['platform']}); "
+        f"load average at the end {load} (the machine is shared with other work).",
+        "Reproduce: `python -m bench.ingest` (starts Kafka and PostgreSQL through tests/infra if needed).",
+        "",
+        f"Data: {n:,} records, {f['mb']} MB: the 62,928 shared records, then copies renumbered "
+        "CVE-Y-N -> CVE-Y-(k*10,000,000+N) up to the live feed's size; "
+        f"{results['partitions']} partitions, batches of {consumer.get('batches') and n // consumer['batches']} records.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| end-to-end (feed and store together, file -> Kafka -> committed in PostgreSQL) | "
+        f"**{f['end_to_end_s']} s**, {f['end_to_end_records_per_s']:,} records/s, {f['end_to_end_mb_per_s']} MB/s |",
+        f"| target: {n:,} records in <= {TARGET_S:.0f} s | {'met' if f['target_met'] else 'NOT met'} |",
+        f"| producer alone (`python -m workloads.feed --source file`) | {f['producer_records_per_s']:,} records/s |",
+        f"| store consumer alone (`python -m workloads.store consume`, incl. start-up) | "
+        f"{f['consumer_records_per_s']:,} records/s (steady {f['consumer_steady_records_per_s']:,}) |",
+        f"| naive consumer (1 message at a time, SELECT by hash + INSERT, commit each), "
+        f"{results['naive']['records']:,}-record sample | {f['naive_records_per_s']:,} records/s |",
+        f"| store consumer / naive | **{f['ratio_vs_naive']}x** |",
+        f"| peak RSS | feed {f['producer_peak_rss_mb']} MB, store consumer {f['consumer_peak_rss_mb']} MB |",
+        "",
+        "Where the time goes (CPU seconds per component; 2 cores give at most 2 CPU-s per wall second):",
+        "",
+        "| load | wall | feed | store consumer | PostgreSQL | Kafka broker | total CPU |",
+        "|---|---|---|---|---|---|---|",
+        _cpu_row("producer alone", results["producer_alone"], n),
+        _cpu_row("consumer alone", results["consumer_alone"], n),
+        _cpu_row("end-to-end", results["end_to_end"], n),
+        "",
+        f"Inside the store consumer (alone): decoding + normalising {consumer.get('decode_seconds', 0):.1f} s "
+        f"on the main thread, waiting for the writer thread (PostgreSQL-bound) {consumer.get('wait_seconds', 0):.1f} s.",
+    ]
+
+
+def write_section(path: Path, name: str, lines: list[str]) -> None:
+    """Replace (or append) the ``## name`` section, leaving other sections alone."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    section = f"## {name}\n\n" + "\n".join(lines).rstrip() + "\n"
+    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.M | re.S)
+    text = (
+        pattern.sub(lambda _: section + "\n", text, count=1)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
+    path.write_text(text.rstrip() + "\n")
