@@ -76,3 +76,13 @@ def test_exotic_numbers_hash_like_the_feed() -> None:
     expected = contract_message(json.dumps(doc).encode())
     result = decode(raw(expected.value, headers=expected.headers))
     assert isinstance(result, Incoming) and result.sha256 == expected.headers["cverag-sha256"]
+
+
+def test_nvd_items_are_accepted_with_their_kind() -> None:
+    from tests.store.test_normalise import nvd_item
+
+    item = contract_message(json.dumps(nvd_item()).encode())
+    result = decode(raw(item.value, key=item.key, headers=item.headers))
+    assert isinstance(result, Incoming) and result.kind.value == "nvd2" and result.hash_header_ok
+    assert result.normalised.cvss["v31"].score == 10.0
+    assert result.observed_at.isoformat().startswith("2024-04-03T17:15:00")

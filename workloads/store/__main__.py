@@ -3,7 +3,7 @@
 Flags mirror the environment the operator passes (``CVERAG_PG_DSN`` or the PG* variables,
 ``CVERAG_PG_SCHEMA``, ``CVERAG_KAFKA_BOOTSTRAP``, ``CVERAG_TOPIC``, ...).  Every command
 ends with one JSON summary line on stdout (``{"event": "summary", ...}``); progress and
-errors go to stderr.  Exit status: 0 done, 2 bad usage or input, 1 anything else.
+errors go to stderr.  Exit status: 0 done, 2 bad usage or input, 1 database or other failure.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import argparse
 import sys
 from collections.abc import Callable
 from typing import Any
+
+import psycopg
 
 from workloads.store import enrichment, retention
 from workloads.store.db import StoreTarget
@@ -97,15 +99,21 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _failed(command: str, exc: Exception, status: int) -> int:
+    print(f"store {command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    emit({"event": "summary", "command": command, "ok": False, "error": str(exc)})
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     target = StoreTarget.from_env(args.dsn, args.schema)
     try:
         result = COMMANDS[args.command](args, target)
     except (ValueError, LookupError, OSError) as exc:
-        print(f"store {args.command}: {exc}", file=sys.stderr)
-        emit({"event": "summary", "command": args.command, "ok": False, "error": str(exc)})
-        return 2
+        return _failed(args.command, exc, 2)
+    except psycopg.Error as exc:
+        return _failed(args.command, exc, 1)
     if result.get("event") != "summary":
         result = {"event": "summary", "command": args.command, "ok": True, **result}
     emit(result)
