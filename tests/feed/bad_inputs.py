@@ -40,8 +40,9 @@ def invalid_json_versions(shared_data: Path) -> list[BadRecord]:
 
 
 def crafted(shared_data: Path) -> list[BadRecord]:
-    one, two, three, four, five = real_records(shared_data, 5)
-    return [_missing_id(one), _wrong_type(two), _id_mismatch(three, four), _too_large(four), _bad_utf8(five)]
+    """One bad record per reason, each at its own path (``six`` only lends its id to a file name)."""
+    one, two, three, four, five, six = real_records(shared_data, 6)
+    return [_missing_id(one), _wrong_type(two), _id_mismatch(three, six), _too_large(four), _bad_utf8(five)]
 
 
 def _id(record: dict[str, Any]) -> str:

@@ -50,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     add("--kafka-security-protocol", default=_env("CVERAG_KAFKA_SECURITY_PROTOCOL"))
     add("--kafka-sasl-mechanism", default=_env("CVERAG_KAFKA_SASL_MECHANISM"))
     add("--kafka-sasl-username", default=_env("CVERAG_KAFKA_SASL_USERNAME"))
+    add("--compression", choices=["zstd", "lz4"], default=_env("CVERAG_KAFKA_COMPRESSION", "zstd"))
     limit = _env("CVERAG_MAX_RECORD_BYTES", str(contract.DEFAULT_MAX_RECORD_BYTES))
     add("--max-record-bytes", type=int, default=int(limit or 0))
     add("--retry-attempts", type=int, default=int(_env("CVERAG_RETRY_ATTEMPTS", "6") or 6))

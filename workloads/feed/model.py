@@ -27,7 +27,7 @@ class SourceUnavailable(RuntimeError):
     """The source could not be reached or read after all retries; the Job should be retried."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~2 µs per record
 class RawRecord:
     """One record's bytes as read, and the release/location it came from."""
 

@@ -64,6 +64,7 @@ class RecordProducer:
         source: SourceKind,
         max_record_bytes: int = contract.DEFAULT_MAX_RECORD_BYTES,
         dlq_value_limit: int = 512 * 1024,
+        compression: str = "zstd",
     ) -> None:
         self.topic = topic
         self.dlq_topic = dlq_topic
@@ -77,13 +78,15 @@ class RecordProducer:
                 **settings.client_config(),
                 "enable.idempotence": True,
                 "acks": "all",
-                "compression.type": "zstd",
+                "compression.type": compression,
                 "linger.ms": 25,
                 "batch.size": 1_000_000,
                 "batch.num.messages": 10_000,
                 "queue.buffering.max.messages": 200_000,
                 "queue.buffering.max.kbytes": 512 * 1024,
-                "message.max.bytes": max(max_record_bytes, dlq_value_limit) + 256 * 1024,
+                # checked by the client before compression; the broker checks the compressed batch
+                # and refuses what is still too big, which _refuse then handles
+                "message.max.bytes": 2 * max(max_record_bytes, dlq_value_limit) + 1024 * 1024,
                 "on_delivery": self._delivered,
             }
         )
