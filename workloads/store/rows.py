@@ -2,6 +2,8 @@
 
 Kept apart from the transaction logic so the mapping from a planned version to table
 columns is visible in one place; the order of each tuple matches its column list.
+Arrays are written as PostgreSQL array literals by :func:`text_array`: psycopg's generic
+list adapter is pure Python and was the largest single cost of building a row.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ CURRENT_COLUMNS = (
 )
 
 
+def text_array(values: list[str]) -> str:
+    """A ``text[]`` literal (``{"a","b"}``) for COPY's text format, every element quoted."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
 def version_row(new: NewVersion) -> tuple[Any, ...]:
     inc = new.incoming
     headers = inc.raw.headers
@@ -76,7 +84,7 @@ def version_row(new: NewVersion) -> tuple[Any, ...]:
         new.valid_from,
         new.valid_to,
         new.out_of_order,
-        new.changes,
+        text_array(new.changes),
         orjson.dumps(new.diff).decode() if new.diff is not None else None,
         headers.get("cverag-source"),
         headers.get("cverag-release"),
@@ -110,11 +118,11 @@ def current_row(new: NewVersion) -> tuple[Any, ...]:
         *cvss,
         base.score if base else None,
         base.severity if base else None,
-        n.cwe_ids,
-        n.vendors,
-        n.products,
-        n.vendor_products,
-        n.cpes,
+        text_array(n.cwe_ids),
+        text_array(n.vendors),
+        text_array(n.products),
+        text_array(n.vendor_products),
+        text_array(n.cpes),
         n.kev_date_added,
         n.ssvc.get("exploitation"),
         n.ssvc.get("automatable"),
