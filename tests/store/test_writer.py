@@ -48,7 +48,7 @@ def test_positions_make_batches_apply_once(store: StoreTarget) -> None:
     assert first.versions > 7 and first.replayed == 0
     again = writer.apply(batch, no_letters)
     assert (again.versions, again.unchanged, again.replayed) == (0, 0, 40)
-    zombie = BatchWriter(store, "group-b").apply(batch[20:] + [message(40, "new")], no_letters)
+    zombie = BatchWriter(store, "group-b").apply([*batch[20:], message(40, "new")], no_letters)
     assert (zombie.replayed, zombie.versions) == (20, 1), "another group skips what is already applied"
     with CveStore(store) as query:
         history = query.history("CVE-2024-1000")

@@ -67,9 +67,11 @@ class ConsumeSettings:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "max.partition.fetch.bytes": 16 << 20,
-            "fetch.max.bytes": 64 << 20,
-            "queued.max.messages.kbytes": 256 << 10,
+            # Prefetch a few batches, not the topic: librdkafka's default queue (64 MB per
+            # partition) made the consumer's RSS grow with the partition count.
+            "max.partition.fetch.bytes": 8 << 20,
+            "fetch.max.bytes": 32 << 20,
+            "queued.max.messages.kbytes": 24 << 10,
             "max.poll.interval.ms": 900_000,
             **self.security,
         }
