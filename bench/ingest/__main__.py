@@ -59,7 +59,8 @@ def main() -> int:
         SHARED / "cve-records.jsonl.gz", args.records, work / f"records-{args.records}.jsonl"
     )
     print(
-        f"dataset: {args.records} records, {size / 1e6:.0f} MB ({data}); {dataset.__doc__.split('.')[1]}.",
+        f"dataset: {args.records} records, {size / 1e6:.0f} MB ({data}): the shared records, then copies"
+        " renumbered CVE-Y-N -> CVE-Y-(k*10,000,000+N) to reach the live feed's size",
         file=sys.stderr,
     )
     schemas: list[StoreTarget] = []
