@@ -1,4 +1,4 @@
-"""The in-process MiniLM matches sentence-transformers and behaves like an embedder should.
+"""The in-process MiniLM (onnxruntime, no torch) matches sentence-transformers and behaves like an embedder.
 
 The reference vectors in minilm_reference.json were produced by sentence-transformers on
 torch from the same weights (see make_minilm_reference.py); this test installs nothing heavy.
