@@ -20,14 +20,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import dataset, report
-from bench.ingest.naive import run_naive
-from bench.ingest.pipeline import ROOT, Services, run_phase
 from tests.infra import kafka, postgres, proc
 from tests.store.conftest import drop_schema
 from tests.store.helpers import create_topic, unique
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import migrate
+
+from . import dataset, report
+from .naive import run_naive
+from .pipeline import ROOT, Services, run_phase
 
 SHARED = Path(os.environ.get("CVERAG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.ingest.accounting import Finished, ProcessGroupCpu, cpu_seconds, peak_rss_mb, postgres_pids, reap
 from workloads.store.db import StoreTarget, connect
+
+from .accounting import Finished, ProcessGroupCpu, cpu_seconds, peak_rss_mb, postgres_pids, reap
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.2

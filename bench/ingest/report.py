@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.ingest.pipeline import Phase
+from .pipeline import Phase
 
 TARGET_S = 60.0
 
