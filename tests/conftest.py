@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +81,16 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from _service(module, request)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if report.failed:
-        for log in sorted(item.config.stash.get(_USED_LOGS, set())):
+        used: set[Path] = item.config.stash.get(_USED_LOGS, set())
+        for log in sorted(used):
             report.sections.append((f"service log {log.name}", proc.log_tail(log, 40)))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -187,8 +187,13 @@ def _tail(log: Path | None) -> str:
     return f"--- last lines of {log} ---\n{log_tail(log)}" if log else ""
 
 
-def run(cmd: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None,
-        env: Mapping[str, str] | None = None, what: str = "") -> str:
+def run(
+    cmd: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    what: str = "",
+) -> str:
     """Run a build or setup command to completion; raise with its output if it fails."""
     proc = subprocess.run(
         [os.fspath(c) for c in cmd],
