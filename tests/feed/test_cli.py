@@ -133,3 +133,39 @@ def test_missing_topics_fail_fast_unless_asked_to_create_them(kafka: Any, shared
     # the history file's lines are wrappers ({cve_id, raw_text, ...}), not records: each is dead-lettered
     assert (summary["published"], summary["dead_lettered"]) == (0, 3)
     assert summary["reasons"] == {"not-a-cve-record": 3}
+
+
+@pytest.mark.kafka
+def test_nvd_run_uses_the_key_from_env_and_keeps_it_out_of_the_output(kafka: Any, shared_data: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.fakes.nvd import FakeNvd, nvd_item
+
+    recent = datetime.now(UTC) - timedelta(days=3)
+    stamp = recent.strftime("%Y-%m-%dT%H:%M:%S.000")
+    items = [
+        nvd_item(json.loads(d), stamp) for _, d in shared_records(shared_data / "cve-records.jsonl.gz", 300)
+    ]
+    topic, _ = create_topics(kafka.bootstrap)
+    since = (recent - timedelta(days=1)).isoformat()
+    with FakeNvd(items, api_key="nvd-sekrit-key") as fake:
+        env = {"CVERAG_NVD_API_KEY": "nvd-sekrit-key", "CVERAG_SINCE": since}
+        args = [
+            "--source",
+            "nvd",
+            "--source-url",
+            fake.url,
+            "--kafka-bootstrap",
+            kafka.bootstrap,
+            "--topic",
+            topic,
+        ]
+        code, summary, stderr = feed(*args, env=env)
+        assert {r.headers.get("apikey") for r in fake.requests} == {"nvd-sekrit-key"}
+    assert code == 0, stderr
+    assert summary["published"] == 300
+    assert summary["cursor"]["release"].startswith("nvd:")
+    assert "sekrit" not in json.dumps(summary) + stderr
+    messages = read_topic(kafka.bootstrap, topic, 300)
+    got = sorted((json.loads(m.value() or b"") for m in messages), key=lambda i: str(i["cve"]["id"]))
+    assert got == sorted(items, key=lambda i: str(i["cve"]["id"]))
