@@ -66,6 +66,8 @@ class Plan:
 def _successor(inc: Incoming, previous: Current) -> tuple[datetime, bool, list[str], list[dict[str, Any]]]:
     valid_from = max(inc.observed_at, previous.valid_from)
     late = bool(inc.date_updated and previous.date_updated and inc.date_updated < previous.date_updated)
+    if previous.doc is None:  # its record could not be read back: still a version, without a diff
+        return valid_from, late, ["other"], []
     changes = summarise(previous.doc, inc.doc, previous.kind, inc.kind)
     return valid_from, late, changes, field_diff(previous.doc, inc.doc)
 
