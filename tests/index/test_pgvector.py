@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import psycopg
@@ -42,3 +43,27 @@ def test_query_before_ensure_says_what_to_do(postgres: Any) -> None:
     backend = PgVectorBackend(PgVectorConfig(dsn=postgres.dsn, schema="cverag_test", table="never_created"))
     with pytest.raises(Exception, match="call ensure"):
         backend.query([0.0, 1.0], top_k=1)
+
+
+def test_concurrent_ensure_creates_the_table_once(postgres: Any) -> None:
+    config = PgVectorConfig(dsn=postgres.dsn, schema="cverag_test", table="emb_concurrent")
+    backends = [PgVectorBackend(config) for _ in range(4)]
+    backends[0].drop()
+    errors: list[BaseException] = []
+
+    def ensure(backend: PgVectorBackend) -> None:
+        try:
+            backend.ensure(8, "cosine")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ensure, args=(b,)) for b in backends]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        assert backends[1].count() == 0
+    finally:
+        backends[0].drop()

@@ -69,6 +69,10 @@ class PgVectorBackend:
         metric = check_metric(metric)
         conn = self._connection()
         with conn.transaction():
+            # Two index Jobs starting together must not both try to create the table.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.config.schema}.{self.config.table}",)
+            )
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.config.schema)))
             existing = self._shape(conn)
