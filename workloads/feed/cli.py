@@ -32,7 +32,11 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m workloads.feed", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m workloads.feed",
+        description=__doc__.splitlines()[0],
+        epilog="Secrets come from env only: CVERAG_GITHUB_TOKEN, CVERAG_NVD_API_KEY, CVERAG_KAFKA_SASL_PASSWORD.",
+    )
     add = p.add_argument
     add("--source", choices=[k.value for k in SourceKind], default=_env("CVERAG_SOURCE", "cvelistV5"))
     add(
@@ -76,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise here
     args = parser().parse_args(argv)
     since = parse_since(args.since)
     secrets = {"github_token": _env("CVERAG_GITHUB_TOKEN"), "nvd_api_key": _env("CVERAG_NVD_API_KEY")}
@@ -94,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"event": "summary", **empty, "failure": str(exc)}), flush=True)
         return EX_TEMPFAIL
     producer = RecordProducer(
-        settings, args.topic, dlq_topic, source.kind, max_record_bytes=args.max_record_bytes
+        settings, args.topic, dlq_topic, source.kind, args.max_record_bytes, compression=args.compression
     )
     summary = run(source, producer, args.max_record_bytes, Progress(args.progress_interval))
     print(json.dumps(summary), flush=True)
