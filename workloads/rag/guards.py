@@ -83,8 +83,8 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
+            if seen > self.limit:  # FastAPI turns other errors while reading the body into a 400
+                raise HTTPException(413, self.message)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -94,12 +94,17 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        except HTTPException as exc:
+            if started or exc.status_code != 413:
+                raise
+            await self._refuse(send)
+
+    @property
+    def message(self) -> str:
+        return f"request body larger than {self.limit} bytes"
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body larger than {self.limit} bytes"}).encode()
+        body = json.dumps({"detail": self.message}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -111,7 +116,3 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
