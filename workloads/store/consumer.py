@@ -13,8 +13,10 @@ on.  Decoding runs here while the previous batch is applied on the writer thread
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from types import FrameType
@@ -29,6 +31,26 @@ from workloads.store.messages import Incoming, RawMessage, Rejected, decode, hea
 from workloads.store.progress import Progress
 from workloads.store.settings import ConsumeSettings
 from workloads.store.writer import BatchOutcome
+
+COLLECT_EVERY = 50
+
+
+@contextlib.contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Run without Python's automatic cycle collector (collecting every COLLECT_EVERY batches).
+
+    A batch keeps thousands of parsed records (millions of small objects) alive for a
+    moment; the collector kept re-scanning them and took most of the decoding CPU (about
+    250 µs instead of 30 µs per record in profiles).  Parsed JSON holds no reference
+    cycles and is freed by reference counting as soon as its batch is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
@@ -85,6 +107,10 @@ class StoreConsumer:
         self.stopping = True
 
     def run(self) -> dict[str, Any]:
+        with cycle_collection_paused():
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         self.consumer.subscribe([self.settings.topic], on_assign=self._on_assign)
         last_message = time.monotonic()
@@ -164,6 +190,8 @@ class StoreConsumer:
         mismatches = sum(1 for d in pending.decoded if isinstance(d, Incoming) and not d.hash_header_ok)
         size = sum(len(r.value or b"") for r in pending.raws)
         self.progress.totals.add(len(pending.raws), size, outcome, mismatches)
+        if self.progress.totals.batches % COLLECT_EVERY == 0:
+            gc.collect()
         self._courtesy_commit(pending.raws)
 
     def _courtesy_commit(self, raws: list[RawMessage]) -> None:
