@@ -120,9 +120,10 @@ class StoreConsumer:
                 batch = self.consumer.consume(num_messages=self.settings.batch_size, timeout=0.5)
                 if batch:
                     last_message = time.monotonic()
-                    prepared = self._prepare(batch)
+                    raws = self._prepare(batch)
+                    decoded = self._decode(raws)  # while the writer thread applies the previous batch
                     self._collect(pending)
-                    pending = self._hand_over(prepared)
+                    pending = Pending(raws, decoded, self.applier.submit(decoded)) if raws else None
                 else:
                     self._collect(pending)
                     pending = None
@@ -172,13 +173,11 @@ class StoreConsumer:
                 raise RuntimeError(f"fatal Kafka error: {error}")
         return raws
 
-    def _hand_over(self, raws: list[RawMessage]) -> Pending | None:
-        if not raws:
-            return None
+    def _decode(self, raws: list[RawMessage]) -> list[Incoming | Rejected]:
         started = time.perf_counter()
         decoded: list[Incoming | Rejected] = [decode(raw) for raw in raws]
         self.progress.totals.decode_seconds += time.perf_counter() - started
-        return Pending(raws, decoded, self.applier.submit(decoded))
+        return decoded
 
     def _collect(self, pending: Pending | None) -> None:
         """Wait for the batch on the writer thread; re-raises what it raised."""
