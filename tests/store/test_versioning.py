@@ -47,7 +47,7 @@ def test_identical_content_is_no_version_and_flip_backs_are() -> None:
 
 def test_continues_from_the_stored_current_version() -> None:
     a, b = incoming(record("first"), 7, T0), incoming(record("second"), 8, T0 + timedelta(hours=1))
-    stored = Current(4, a.sha256, DocumentKind.CVE_RECORD, a.date_updated, T0 - timedelta(days=1), a.doc)
+    stored = Current(4, a.sha256, DocumentKind.CVE_RECORD, a.date_updated, T0 - timedelta(days=1), a.text)
     result = plan([a, b], {"CVE-2024-1000": stored})
     assert result.unchanged == 1 and [v.version for v in result.versions] == [5]
     assert result.closed == {"CVE-2024-1000": (4, T0 + timedelta(hours=1))}

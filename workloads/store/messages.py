@@ -54,11 +54,15 @@ class Incoming:
     sha256: str
     kind: DocumentKind
     text: str
-    doc: dict[str, Any]
     normalised: Normalised
     date_updated: datetime | None
     observed_at: datetime
     hash_header_ok: bool
+
+    def doc(self) -> Any:
+        """The parsed record, parsed again on demand: only versions that change a known CVE
+        need it (for diffs), and holding every parsed batch cost hundreds of MB."""
+        return orjson.loads(self.text)
 
 
 @dataclass(slots=True)
@@ -127,7 +131,6 @@ def decode(raw: RawMessage) -> Incoming | Rejected:
         sha256=sha,
         kind=kind,
         text=text,
-        doc=doc,
         normalised=normalise(doc, kind, claimed_id),
         date_updated=updated,
         observed_at=observed_at(raw, updated),

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from workloads.common.records import DocumentKind
 from workloads.store.changes import field_diff, summarise
 from workloads.store.messages import Incoming
@@ -32,14 +34,14 @@ from workloads.store.messages import Incoming
 
 @dataclass(slots=True)
 class Current:
-    """The stored current version of a CVE (``doc`` only loaded when the batch changes it)."""
+    """The stored current version of a CVE (``text`` only loaded when the batch changes it)."""
 
     version: int
     sha256: str
     kind: DocumentKind
     date_updated: datetime | None
     valid_from: datetime
-    doc: Any = None
+    text: str | None = None
 
 
 @dataclass(slots=True)
@@ -66,10 +68,10 @@ class Plan:
 def _successor(inc: Incoming, previous: Current) -> tuple[datetime, bool, list[str], list[dict[str, Any]]]:
     valid_from = max(inc.observed_at, previous.valid_from)
     late = bool(inc.date_updated and previous.date_updated and inc.date_updated < previous.date_updated)
-    if previous.doc is None:  # its record could not be read back: still a version, without a diff
+    if previous.text is None:  # its record could not be read back: still a version, without a diff
         return valid_from, late, ["other"], []
-    changes = summarise(previous.doc, inc.doc, previous.kind, inc.kind)
-    return valid_from, late, changes, field_diff(previous.doc, inc.doc)
+    old, new = orjson.loads(previous.text), inc.doc()
+    return valid_from, late, summarise(old, new, previous.kind, inc.kind), field_diff(old, new)
 
 
 def plan(batch: list[Incoming], current: dict[str, Current]) -> Plan:
@@ -93,7 +95,7 @@ def plan(batch: list[Incoming], current: dict[str, Current]) -> Plan:
         result.versions.append(new)
         result.current[inc.cve_id] = new
         state[inc.cve_id] = Current(
-            new.version, inc.sha256, inc.kind, inc.date_updated, new.valid_from, inc.doc
+            new.version, inc.sha256, inc.kind, inc.date_updated, new.valid_from, inc.text
         )
     return result
 

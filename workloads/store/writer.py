@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import sql
 
@@ -150,7 +149,7 @@ class BatchWriter:
                 [wanted],
             ).fetchall()
             for cve_id, text in docs:
-                current[cve_id].doc = orjson.loads(text)
+                current[cve_id].text = text
         return current
 
     def _write(self, result: Plan) -> None:
