@@ -12,6 +12,8 @@ conventions require, so kstatus and Argo CD can tell "since when" from "last wri
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,7 +98,7 @@ def apply(
     name: str,
     updates: Sequence[Cond],
     extra_status: dict[str, Any] | None = None,
-    attempts: int = 5,
+    attempts: int = 10,
 ) -> tuple[dict[str, Any], list[Transition]]:
     """Merge ``updates`` into the live object's conditions and write them back.
 
@@ -118,6 +120,7 @@ def apply(
             )
         except ApiException as exc:
             if exc.status == 409 and attempt + 1 < attempts:
+                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # let the other writer finish
                 continue
             raise
         return written, transitions

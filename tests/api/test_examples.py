@@ -33,7 +33,7 @@ def apply_file(kube: client.ApiClient, namespace: str, path: Path) -> list[str]:
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
 def test_example_is_accepted(kube: client.ApiClient, cverag_crds: Any, namespace: str, path: Path) -> None:
     kinds = apply_file(kube, namespace, path)
-    assert any(k in PLURALS for k in kinds), f"{path} holds no cverag resource"
+    assert len(kinds) == len(load_yaml_docs(path)) > 0
 
 
 def test_quickstart_listed_by_category_with_columns(
