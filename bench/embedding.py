@@ -135,7 +135,9 @@ def report(
     chars = sum(len(t) for t in texts) / n
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores; {n} real CVE descriptions "
-        f"(mean {chars:.0f} characters), batches of {BATCH}, best of the rounds; all-MiniLM-L6-v2 (384-d).",
+        f"(mean {chars:.0f} characters), batches of {BATCH}, best of the rounds; all-MiniLM-L6-v2 (384-d). "
+        f"Load average {os.getloadavg()[0]:.1f} at the end (other jobs on the machine slow the wall-clock figures; "
+        "CPU time is the steadier comparison).",
         "",
         "| runtime | sentences/s (wall) | sentences/s (CPU time) |",
         "| --- | ---: | ---: |",
