@@ -67,11 +67,13 @@ class ConsumeSettings:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            # Prefetch a few batches, not the topic: librdkafka's default queue (64 MB per
-            # partition) made the consumer's RSS grow with the partition count.
-            "max.partition.fetch.bytes": 8 << 20,
-            "fetch.max.bytes": 32 << 20,
-            "queued.max.messages.kbytes": 24 << 10,
+            # Prefetch a few batches, not the topic.  librdkafka bounds its queue per partition
+            # by *compressed* size, and zstd-compressed records inflate ~8x, so the byte bound
+            # alone let 3 partitions hold ~600 MB; the message-count bound is what holds.
+            "max.partition.fetch.bytes": 4 << 20,
+            "fetch.max.bytes": 16 << 20,
+            "queued.max.messages.kbytes": 8 << 10,
+            "queued.min.messages": max(2 * self.batch_size, 1000),
             "max.poll.interval.ms": 900_000,
             **self.security,
         }
