@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workloads.index.embedding import Embedder
+from workloads.index.embedding import Embedder, from_env
 from workloads.index.embedding.local import LocalEmbedder
 
 REFERENCE = json.loads(Path(__file__).with_name("minilm_reference.json").read_text(encoding="utf-8"))
@@ -72,3 +72,12 @@ def test_texts_longer_than_the_window_are_truncated_not_rejected(
     assert len(vector) == 384
     # Everything past 256 word pieces is cut, so 300 and 2000 repetitions embed identically.
     assert np.allclose(vector, local_embedder.embed([" ".join(["overflow"] * 256)])[0], atol=1e-5)
+
+
+def test_local_provider_from_environment_with_a_thread_limit(local_embedder: LocalEmbedder) -> None:
+    """(``local_embedder`` makes sure the model package is installed.)"""
+    embedder = from_env({"CVERAG_EMBEDDING_PROVIDER": "local", "CVERAG_EMBEDDING_THREADS": "1"})
+    assert isinstance(embedder, LocalEmbedder)
+    assert embedder._encoder.session.get_session_options().intra_op_num_threads == 1
+    (vector,) = embedder.embed(["use-after-free in the font parser"])
+    assert len(vector) == 384

@@ -99,8 +99,10 @@ def test_configuration_from_environment() -> None:
         "CVERAG_HF_TOKEN": TOKEN,
         "CVERAG_EMBEDDING_BATCH_SIZE": "8",
         "CVERAG_EMBEDDING_DIMENSION": "384",
+        "CVERAG_EMBEDDING_THREADS": "2",
     }
     config = config_from_env(env)
+    assert config.threads == 2
     assert (config.provider, config.model, config.token, config.batch_size, config.dimension) == (
         "huggingface",
         "BAAI/bge-small-en-v1.5",

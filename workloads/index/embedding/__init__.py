@@ -61,6 +61,9 @@ class EmbeddingConfig:
     batch_size: int = 32
     dimension: int | None = None
     timeout: float = 60.0
+    # In-process threads (local provider).  0 lets onnxruntime use every core of the node, which
+    # in a pod with a CPU limit oversubscribes it: the operator sets this from the limit.
+    threads: int = 0
 
     def __repr__(self) -> str:
         token = "<set>" if self.token else None
@@ -86,6 +89,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> EmbeddingConfig:
         batch_size=int(env.get("CVERAG_EMBEDDING_BATCH_SIZE", "32")),
         dimension=int(dimension) if dimension else None,
         timeout=float(env.get("CVERAG_EMBEDDING_TIMEOUT", "60")),
+        threads=int(env.get("CVERAG_EMBEDDING_THREADS", "0")),
     )
 
 
@@ -93,8 +97,9 @@ def create_embedder(config: EmbeddingConfig) -> Embedder:
     """The provider ``config`` names; heavy imports happen only for the one chosen."""
     if config.provider == "local":
         from workloads.index.embedding.local import LocalEmbedder
+        from workloads.index.embedding.minilm import MiniLM
 
-        return LocalEmbedder(batch_size=config.batch_size)
+        return LocalEmbedder(batch_size=config.batch_size, encoder=MiniLM(threads=config.threads))
     if config.provider == "huggingface":
         from workloads.index.embedding.remote import HuggingFaceEmbedder
 
