@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed
-from controllers.handlers import children, credentials, feed_sync, topics
+from controllers.handlers import children, credentials, feed_sync, offsets, topics
 from controllers.handlers.outcome import Outcome, summarise
 from controllers.machinery import events, kube
 from controllers.machinery.conditions import Cond
@@ -50,18 +50,22 @@ def tick(body: Mapping[str, Any]) -> Outcome:
     cond, status, config = reconcile_topics(feed, body)
     sync = feed_sync.step(feed, body, cond.status is True, datetime.now(UTC))
     out = Outcome([cond, *sync.conditions], {**status, **sync.status, "sourceType": feed.spec.source.type})
-    if config is not None and (sync.completed or feed.status.records_published is None):
+    if config is not None and (sync.completed or out.status.get("activeJob") is None):
         out.status.update(_counts(config, feed))
     return summarise(out, body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
 
 
 def _counts(config: Mapping[str, str], feed: CveFeed) -> dict[str, int]:
-    """Records and dead letters ever published: the two topics' end offsets."""
+    """Records and dead letters ever published: the two topics' end offsets.
+
+    Read when a Job has just completed or none runs, so the status counts what completed
+    Jobs published (a Job created in the same tick has not started writing yet).
+    """
     kafka = feed.spec.kafka
     try:
         return {
-            "recordsPublished": topics.records(config, kafka.topic.name),
-            "recordsDeadLettered": topics.records(config, dead_letter_topic(kafka)),
+            "recordsPublished": offsets.records(config, kafka.topic.name),
+            "recordsDeadLettered": offsets.records(config, dead_letter_topic(kafka)),
         }
     except (topics.KafkaUnreachable, topics.TopicRejected):
         return {}  # the TopicReady condition already says why; counts catch up next time

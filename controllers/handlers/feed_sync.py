@@ -115,8 +115,13 @@ def _poll_due(feed: CveFeed, now: datetime) -> bool:
 
 
 def _poll(feed: CveFeed, last: str | None, pending: list[str], out: SyncStep, now: datetime) -> list[str]:
-    """Ask the source what is new since ``last``; on failure keep the old list."""
+    """Ask the source what is new since ``last``; on failure keep the old list.
+
+    A failed poll counts as a poll too: the source is asked once per ``pollInterval``
+    whatever it answered, so a rate-limited API is not hammered every tick.
+    """
     ns, src = feed.metadata.namespace, feed.spec.source
+    out.status["lastPollTime"] = _stamp(now)
     token_ref = src.cvelist_v5.github_token_secret_ref if src.cvelist_v5 else None
     key_ref = src.nvd.api_key_secret_ref if src.nvd else None
     try:
@@ -129,7 +134,6 @@ def _poll(feed: CveFeed, last: str | None, pending: list[str], out: SyncStep, no
     except dataplane.SourceError as exc:
         out.conditions.append(Cond(SOURCE_REACHABLE, False, exc.reason, str(exc)))
         return pending
-    out.status["lastPollTime"] = _stamp(now)
     listed = f"{len(fresh)} new release(s)" if fresh else "no new release"
     out.conditions.append(
         Cond(SOURCE_REACHABLE, True, "SourceAnswered", f"{src.type}: {listed} at last poll")

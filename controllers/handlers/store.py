@@ -19,7 +19,7 @@ from controllers.api import GROUP, VERSION
 from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
-from controllers.handlers import children, credentials, dataplane, store_consumers, topics
+from controllers.handlers import children, credentials, dataplane, offsets, store_consumers, topics
 from controllers.handlers.outcome import Outcome, summarise
 from controllers.machinery import events, kube
 from controllers.machinery.conditions import Cond
@@ -101,7 +101,7 @@ def _facts(store: CveStore, feed: CveFeed, conninfo: str, kafka: Mapping[str, st
     except psycopg.Error:
         pass
     with contextlib.suppress(topics.KafkaUnreachable, topics.TopicRejected):
-        out.status["consumerLag"] = topics.consumer_lag(
+        out.status["consumerLag"] = offsets.consumer_lag(
             kafka, feed.spec.kafka.topic.name, consumer_group(store)
         )
 

@@ -4,9 +4,7 @@ A topic's partition count may grow but never shrink (Kafka cannot remove partiti
 recreating the topic would lose every record), so a spec asking for fewer partitions than
 the topic has is refused with :class:`TopicShrinkRefused` rather than "fixed".  Configs are
 changed with incremental alters, touching only the keys the spec sets, so settings an
-administrator added by hand survive.  Counts come from offsets: the records a feed has
-published are the topic's end offsets (retention keeps them forever by default), and a
-store's lag is end offsets minus its group's committed offsets.
+administrator added by hand survive.  Counting with offsets lives in ``offsets``.
 """
 
 from __future__ import annotations
@@ -18,11 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     TopicCollection,
-    TopicPartition,
 )
 
 # confluent_kafka.admin re-exports these without __all__, which mypy --strict does not count.
@@ -33,7 +29,6 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ConfigResource,
     NewPartitions,
     NewTopic,
-    OffsetSpec,
     ResourceType,
 )
 
@@ -108,7 +103,7 @@ def forget(config: Mapping[str, str]) -> None:
 TOLERATED = object()  # what _wait returns for an error code the caller expects (e.g. "no such topic")
 
 
-def _wait(future: Future[Any], what: str, tolerated: frozenset[int] = frozenset()) -> Any:
+def wait(future: Future[Any], what: str, tolerated: frozenset[int] = frozenset()) -> Any:
     """The future's result; :data:`TOLERATED` for an expected error code; else a clear exception."""
     try:
         return future.result(TIMEOUT)
@@ -127,7 +122,7 @@ def _wait(future: Future[Any], what: str, tolerated: frozenset[int] = frozenset(
 def partitions(config: Mapping[str, str], topic: str) -> int | None:
     """The topic's partition count, or ``None`` when it does not exist."""
     future = admin(config).describe_topics(TopicCollection([topic]), request_timeout=TIMEOUT)[topic]
-    description = _wait(future, f"describing topic {topic}", frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART}))
+    description = wait(future, f"describing topic {topic}", frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART}))
     return None if description is TOLERATED else len(description.partitions)
 
 
@@ -139,7 +134,7 @@ def ensure(config: Mapping[str, str], spec: TopicSpec) -> TopicReport:
         new = NewTopic(spec.name, spec.partitions, spec.replication_factor, config=dict(spec.configs))
         future = client.create_topics([new], request_timeout=TIMEOUT)[spec.name]
         exists = frozenset({KafkaError.TOPIC_ALREADY_EXISTS})
-        if _wait(future, f"creating topic {spec.name}", exists) is not TOLERATED:
+        if wait(future, f"creating topic {spec.name}", exists) is not TOLERATED:
             return TopicReport(spec.name, spec.partitions, created=True)
         # Somebody else created it meanwhile: check it like any existing topic.
         current = partitions(config, spec.name) or spec.partitions
@@ -148,7 +143,7 @@ def ensure(config: Mapping[str, str], spec: TopicSpec) -> TopicReport:
     grown_from = None
     if current < spec.partitions:
         grow = client.create_partitions([NewPartitions(spec.name, spec.partitions)], request_timeout=TIMEOUT)
-        _wait(grow[spec.name], f"growing topic {spec.name} to {spec.partitions} partitions")
+        wait(grow[spec.name], f"growing topic {spec.name} to {spec.partitions} partitions")
         grown_from = current
     changed = _align_configs(client, spec)
     return TopicReport(spec.name, spec.partitions, grown_from=grown_from, changed_configs=changed)
@@ -156,7 +151,7 @@ def ensure(config: Mapping[str, str], spec: TopicSpec) -> TopicReport:
 
 def _align_configs(client: AdminClient, spec: TopicSpec) -> tuple[str, ...]:
     resource = ConfigResource(ResourceType.TOPIC, spec.name)
-    described = _wait(
+    described = wait(
         client.describe_configs([resource], request_timeout=TIMEOUT)[resource], "reading configs"
     )
     current = {name: entry.value for name, entry in described.items()}
@@ -167,48 +162,18 @@ def _align_configs(client: AdminClient, spec: TopicSpec) -> tuple[str, ...]:
         ]
         alter = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries)
         futures = client.incremental_alter_configs([alter], request_timeout=TIMEOUT)
-        _wait(futures[alter], f"setting {', '.join(changed)} of topic {spec.name}")
+        wait(futures[alter], f"setting {', '.join(changed)} of topic {spec.name}")
     return changed
-
-
-def end_offsets(config: Mapping[str, str], topic: str, spec: OffsetSpec | None = None) -> list[int]:
-    """Per-partition end (or ``spec``) offsets; empty when the topic does not exist."""
-    count = partitions(config, topic)
-    if not count:
-        return []
-    position = spec or OffsetSpec.latest()  # type: ignore[no-untyped-call]
-    wanted = {TopicPartition(topic, p): position for p in range(count)}
-    futures = admin(config).list_offsets(wanted, request_timeout=TIMEOUT)
-    ordered = sorted(wanted, key=lambda t: t.partition)
-    return [int(_wait(futures[tp], f"reading offsets of {topic}").offset) for tp in ordered]
-
-
-def records(config: Mapping[str, str], topic: str) -> int:
-    """Records ever written to the topic: the sum of its end offsets."""
-    return sum(end_offsets(config, topic))
-
-
-def consumer_lag(config: Mapping[str, str], topic: str, group: str) -> int:
-    """Records in ``topic`` not yet committed by ``group`` (from the start where it has none)."""
-    latest = end_offsets(config, topic)
-    if not latest:
-        return 0
-    earliest = end_offsets(config, topic, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(len(latest))])
-    future = admin(config).list_consumer_group_offsets([request], request_timeout=TIMEOUT)[group]
-    answer = _wait(future, f"reading offsets of group {group}")
-    committed = {tp.partition: tp.offset for tp in answer.topic_partitions if tp.offset >= 0}
-    return sum(end - committed.get(p, earliest[p]) for p, end in enumerate(latest))
 
 
 def delete(config: Mapping[str, str], topics: Sequence[str]) -> list[str]:
     """Delete topics that exist; returns those deleted."""
     futures = admin(config).delete_topics(list(topics), request_timeout=TIMEOUT)
     missing = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART})
-    return [t for t, f in futures.items() if _wait(f, f"deleting topic {t}", missing) is not TOLERATED]
+    return [t for t, f in futures.items() if wait(f, f"deleting topic {t}", missing) is not TOLERATED]
 
 
 def delete_group(config: Mapping[str, str], group: str) -> None:
     """Forget a consumer group's committed offsets (a deleted store's group)."""
     future = admin(config).delete_consumer_groups([group], request_timeout=TIMEOUT)[group]
-    _wait(future, f"deleting consumer group {group}", frozenset({KafkaError.GROUP_ID_NOT_FOUND}))
+    wait(future, f"deleting consumer group {group}", frozenset({KafkaError.GROUP_ID_NOT_FOUND}))

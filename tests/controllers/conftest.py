@@ -99,7 +99,7 @@ def topic(ns: str, kube: client.ApiClient, kafka: Any, unique: str) -> Iterator[
     helpers.delete_all_cverag(kube, ns)
     futures = AdminClient({"bootstrap.servers": kafka.bootstrap}).delete_topics([name, f"{name}.dlq"])
     for future in futures.values():
-        with contextlib.suppress(KafkaException):
+        with contextlib.suppress(KafkaException, TimeoutError):
             future.result(30)
 
 

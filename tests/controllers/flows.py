@@ -8,7 +8,7 @@ from kubernetes import client
 
 from controllers.api.feed import CveFeed
 from controllers.manifests.feed import RELEASE_ANNOTATION, sync_job
-from tests.controllers import helpers
+from tests.controllers import helpers, pods
 from tests.fakes.github_releases import FakeGitHubReleases
 from tests.infra.k8s_jobs import complete_job
 from tests.support.kube import eventually
@@ -72,10 +72,10 @@ def check_pod_spec(
 def run_and_complete(kube: client.ApiClient, ns: str, job: dict[str, Any]) -> dict[str, Any]:
     """Run the Job's container here (the real sync), then report its pod succeeded."""
     container = job["spec"]["template"]["spec"]["containers"][0]
-    done = helpers.run_container(kube, ns, container)
+    done = pods.run_container(kube, ns, container)
     assert done.returncode == 0, done.stderr[-3000:]
     complete_job(kube, ns, job["metadata"]["name"])
-    return helpers.summary(done.stdout)
+    return pods.summary(done.stdout)
 
 
 def wait_cursor(kube: client.ApiClient, ns: str, release: str, published: int) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def migration(kube: client.ApiClient, ns: str) -> dict[str, Any]:
 
 def migrate_for_real(kube: client.ApiClient, ns: str) -> dict[str, Any]:
     job = migration(kube, ns)
-    done = helpers.run_container(kube, ns, job["spec"]["template"]["spec"]["containers"][0])
+    done = pods.run_container(kube, ns, job["spec"]["template"]["spec"]["containers"][0])
     assert done.returncode == 0, done.stderr[-3000:]
     complete_job(kube, ns, job["metadata"]["name"])
     return job

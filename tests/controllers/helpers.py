@@ -1,14 +1,9 @@
-"""Small helpers for the operator tests: custom objects, conditions, pod-spec checks, and
-running a Job's container locally with the environment Kubernetes would give it."""
+"""Small helpers for the operator tests: custom objects, conditions, waits, spec comparison and
+``kubectl get`` columns."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -115,56 +110,6 @@ def secret(kube: client.ApiClient, ns: str, name: str, data: Mapping[str, str]) 
     client.CoreV1Api(kube).create_namespaced_secret(ns, body)
 
 
-def resolved_env(kube: client.ApiClient, ns: str, container: Mapping[str, Any]) -> dict[str, str]:
-    """The container's env as the kubelet would set it: literals, and secretKeyRef values read now."""
-    core = client.CoreV1Api(kube)
-    out = {}
-    for var in container.get("env") or []:
-        if "value" in var:
-            out[var["name"]] = var["value"]
-            continue
-        ref = var["valueFrom"]["secretKeyRef"]
-        try:
-            data = core.read_namespaced_secret(ref["name"], ns).data or {}
-        except ApiException as exc:
-            if exc.status == 404 and ref.get("optional"):
-                continue
-            raise
-        if ref["key"] in data:
-            out[var["name"]] = base64.b64decode(data[ref["key"]]).decode()
-        elif not ref.get("optional"):
-            raise AssertionError(f"Secret {ref['name']} lacks key {ref['key']} for {var['name']}")
-    return out
-
-
-def run_container(
-    kube: client.ApiClient,
-    ns: str,
-    container: Mapping[str, Any],
-    extra_args: list[str] | None = None,
-    timeout: float = 600,
-) -> subprocess.CompletedProcess[str]:
-    """Run the container's command here, with only its resolved env (plus PATH to this venv)."""
-    env = {
-        **resolved_env(kube, ns, container),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "HOME": os.environ.get("HOME", "/tmp"),
-    }
-    command = [*container["command"], *(container.get("args") or []), *(extra_args or [])]
-    return subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def summary(stdout: str) -> dict[str, Any]:
-    """The final ``{"event": "summary", ...}`` line a workload prints."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("{") and '"summary"' in line:
-            found: dict[str, Any] = json.loads(line)
-            return found
-    raise AssertionError(f"no summary line in output:\n{stdout[-2000:]}")
-
-
 def contains(expected: Any, actual: Any, path: str = "") -> list[str]:
     """Differences where ``actual`` lacks or contradicts ``expected`` (extra defaults are fine)."""
     if isinstance(expected, Mapping):
@@ -184,44 +129,6 @@ def contains(expected: Any, actual: Any, path: str = "") -> list[str]:
 
 def jobs(kube: client.ApiClient, ns: str, selector: str) -> list[Any]:
     return list(client.BatchV1Api(kube).list_namespaced_job(ns, label_selector=selector).items)
-
-
-def fail_job(kube: client.ApiClient, ns: str, name: str) -> None:
-    """Report the Job's running pods as failed (exit 1), as a kubelet would for a crashed container."""
-    core = client.CoreV1Api(kube)
-
-    def running() -> list[Any]:
-        pods = core.list_namespaced_pod(ns, label_selector=f"batch.kubernetes.io/job-name={name}").items
-        return [p for p in pods if p.status.phase == "Running"]
-
-    for pod in eventually(running, f"a running pod of Job {name}"):
-        statuses = [
-            {
-                "name": c.name,
-                "image": c.image,
-                "imageID": "",
-                "ready": False,
-                "restartCount": 0,
-                "state": {
-                    "terminated": {
-                        "exitCode": 1,
-                        "reason": "Error",
-                        "startedAt": _now(),
-                        "finishedAt": _now(),
-                    }
-                },
-            }
-            for c in pod.spec.containers
-        ]
-        core.patch_namespaced_pod_status(
-            pod.metadata.name, ns, {"status": {"phase": "Failed", "containerStatuses": statuses}}
-        )
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def columns(kubeconfig: Path, ns: str, resources: str, wide: bool = False) -> list[dict[str, str]]:

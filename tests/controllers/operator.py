@@ -120,5 +120,5 @@ class Operator:
         return [
             line
             for line in self.log_since(offset).splitlines()
-            if "forbidden" in line.lower() or '"code":403' in line.replace(" ", "")
+            if any(sign in line.lower() for sign in ("forbidden", "not enough permissions", '"code": 403'))
         ]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.controllers import helpers
+from tests.controllers import helpers, pods
 from tests.controllers.flows import (
     DAY,
     FEED,
@@ -149,7 +149,7 @@ def test_a_failed_job_is_retried_with_backoff_and_shown(
     helpers.secret(kube, ns, "github-token", {"token": GITHUB_TOKEN})
     helpers.create(kube, ns, "cvefeeds", feed_body(kafka, github, topic, job={"backoffLimit": 0}))
     first = job_for(kube, ns, baseline)
-    helpers.fail_job(kube, ns, first["metadata"]["name"])
+    pods.fail_job(kube, ns, first["metadata"]["name"])
     feed = helpers.wait_condition(kube, ns, "cvefeeds", FEED, "Synced", "False", "SyncJobFailed")
     assert first["metadata"]["name"] in helpers.condition(feed, "Synced")["message"]  # type: ignore[index]
     assert helpers.condition(feed, "Ready")["reason"] == "SyncJobFailed"  # type: ignore[index]

@@ -20,7 +20,7 @@ from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
 from controllers.manifests.store import consumer_deployment, migration_job
 from controllers.manifests.store_policies import prune_cronjob, snapshot_cronjob
-from tests.controllers import helpers
+from tests.controllers import helpers, pods
 from tests.controllers.flows import STORE, migrate_for_real, migration, store_body
 from tests.support.kube import eventually
 
@@ -85,13 +85,10 @@ def test_migration_first_then_consumers_spread_over_zones(
     obj = helpers.wait_for(
         kube, ns, "cvestores", STORE, lambda o: o["status"].get("readyReplicas") == 3, "3 ready"
     )
-    rows = helpers.columns(cluster.kubeconfig, ns, "cvestores", wide=True)
-    assert (rows[0]["READY"], rows[0]["FEED"], rows[0]["SCHEMA"], rows[0]["CONSUMERS"]) == (
-        "True",
-        "cvelist",
-        str(obj["status"]["schemaVersion"]),
-        "3",
-    )
+    feed_row, store_row = helpers.columns(cluster.kubeconfig, ns, "cvefeeds,cvestores", wide=True)
+    assert (feed_row["READY"], feed_row["RELEASE"], feed_row["RECORDS"]) == ("True", feed, "25")
+    assert (store_row["READY"], store_row["REASON"], store_row["FEED"]) == ("True", "Consuming", "cvelist")
+    assert (store_row["SCHEMA"], store_row["CONSUMERS"]) == (str(obj["status"]["schemaVersion"]), "3")
 
 
 def _zones_of_ready_consumers(kube: client.ApiClient, ns: str, count: int) -> Counter[str] | None:
@@ -118,8 +115,8 @@ def test_consumer_probe_and_versioning_commands_work(
     consumer = deployment["spec"]["template"]["spec"]["containers"][0]
 
     probe = {**consumer, "command": consumer["readinessProbe"]["exec"]["command"]}
-    assert helpers.run_container(kube, ns, probe).returncode == 0  # PostgreSQL and Kafka reachable
-    consumed = helpers.run_container(kube, ns, consumer, ["--until-idle", "3"])
+    assert pods.run_container(kube, ns, probe).returncode == 0  # PostgreSQL and Kafka reachable
+    consumed = pods.run_container(kube, ns, consumer, ["--until-idle", "3"])
     assert consumed.returncode == 0, consumed.stderr[-3000:]
     obj = helpers.wait_for(
         kube, ns, "cvestores", STORE, lambda o: o["status"].get("records") == 25, "25 records in status"
@@ -133,7 +130,7 @@ def test_consumer_probe_and_versioning_commands_work(
     for cronjob in (prune_cronjob(store), snapshot_cronjob(store)):
         assert cronjob is not None
         container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-        ran = helpers.run_container(kube, ns, container)
+        ran = pods.run_container(kube, ns, container)
         assert ran.returncode == 0, ran.stderr[-2000:]
     with psycopg.connect(postgres.dsn) as conn:
         names = [r[0] for r in conn.execute(f'SELECT name FROM "{pg_schema}".snapshots').fetchall()]
@@ -143,7 +140,7 @@ def test_consumer_probe_and_versioning_commands_work(
     env = [
         e if e["name"] != "CVERAG_PG_DSN" else {"name": "CVERAG_PG_DSN", "value": wrong} for e in probe["env"]
     ]
-    refused = helpers.run_container(kube, ns, {**probe, "env": env})
+    refused = pods.run_container(kube, ns, {**probe, "env": env})
     assert refused.returncode == 1 and "PostgreSQL unreachable" in refused.stderr  # the probe can fail
 
 
