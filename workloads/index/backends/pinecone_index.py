@@ -122,7 +122,9 @@ class PineconeBackend:
 
     def count(self) -> int:
         stats = self._data_plane().describe_index_stats()
-        summary = stats.namespaces.get(self.config.namespace or DEFAULT_NAMESPACE_KEY)
+        # The default namespace is reported as "__default__" (older API versions said "").
+        keys = [self.config.namespace] if self.config.namespace else [DEFAULT_NAMESPACE_KEY, ""]
+        summary = next((stats.namespaces[k] for k in keys if k in stats.namespaces), None)
         return int(summary.vector_count) if summary is not None else 0
 
     def drop(self) -> None:
