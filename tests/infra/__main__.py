@@ -15,6 +15,8 @@ from types import ModuleType
 from tests.infra import proc
 
 COMPONENTS = ("postgres", "kafka", "cluster")
+# Built by `build` too: the llama.cpp server the LLM tests talk to (a long compile, cached).
+BUILD_ALSO = ("llm",)
 
 
 def _module(name: str) -> ModuleType:
@@ -24,6 +26,8 @@ def _module(name: str) -> ModuleType:
 def _env_lines(name: str, info: object) -> list[str]:
     if name == "cluster":
         return [f"export KUBECONFIG={info.kubeconfig}"]  # type: ignore[attr-defined]
+    if name == "llm":
+        return [f"export CVERAG_LLM_URL={info.base_url}"]  # type: ignore[attr-defined]
     if name == "kafka":
         return [f"export CVERAG_KAFKA_BOOTSTRAP={info.bootstrap}"]  # type: ignore[attr-defined]
     return [f"export CVERAG_PG_DSN='{info.dsn}'"]  # type: ignore[attr-defined]
@@ -34,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["build", "up", "down", "status"])
     parser.add_argument("components", nargs="*", help=f"any of {', '.join(COMPONENTS)} (default: all)")
     args = parser.parse_args(argv)
-    names = args.components or list(COMPONENTS)
-    if unknown := set(names) - set(COMPONENTS):
+    names = args.components or [*COMPONENTS, *(BUILD_ALSO if args.command == "build" else ())]
+    if unknown := set(names) - {*COMPONENTS, *BUILD_ALSO}:
         parser.error(f"unknown component(s): {', '.join(sorted(unknown))}")
     try:
         for name in names:
