@@ -1,0 +1,110 @@
+"""Latency of ``POST /v1/search`` at 62,928 and ~315,000 records, with a same-run baseline.
+
+``python -m bench.retrieval [--source-schema cverag_demo] [--scales 1,5] [--rounds 3]``
+
+Needs a store filled by ``make demo`` (its schema is the source; see bench/rag_data.py for
+how the larger store and its vectors are derived).  For each scale, 60 queries (ids,
+vendor/product questions, paraphrased titles) are sent one at a time over HTTP to the API in
+uvicorn, ``--rounds`` times after one warm-up round; p50/p95 are over all of them.  Baseline
+in the same run: the same queries through vector-only retrieval (the original system's pure
+kNN) and full text only, in process.  Results replace the ``## retrieval`` section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import httpx
+
+from bench.rag_data import scaled_store
+from bench.rag_server import machine_line, percentile, queries, serving, settings_for, write
+from tests.infra import postgres
+from workloads.index.embedding.local import LocalEmbedder
+from workloads.rag.retrieval import Mode
+from workloads.rag.service import RagService
+from workloads.rag.understand import Filters
+
+
+def _http(url: str, texts: list[str], rounds: int) -> list[float]:
+    times = []
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for n in range(rounds + 1):
+            for text in texts:
+                started = time.perf_counter()
+                client.post("/v1/search", json={"query": text, "top_k": 10}).raise_for_status()
+                if n:
+                    times.append(time.perf_counter() - started)
+    return times
+
+
+def _in_process(service: RagService, texts: list[str], mode: Mode, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        for text in texts:
+            started = time.perf_counter()
+            service.retriever.search(text, 10, Filters(), mode)
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def _ms(values: list[float]) -> str:
+    return f"{percentile(values, 50) * 1000:.0f} / {percentile(values, 95) * 1000:.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__.splitlines()[0])
+    parser.add_argument("--source-schema", default="cverag_demo")
+    parser.add_argument("--scales", default="1,5")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    dsn = postgres.ensure_running()[0].dsn
+    embedder = LocalEmbedder()
+    texts = queries(dsn, args.source_schema)
+    rows: list[str] = []
+    for copies in (int(s) for s in args.scales.split(",")):
+        target = scaled_store(dsn, args.source_schema, copies)
+        settings = settings_for(target)
+        with serving(settings, embedder) as url:
+            hybrid_http = _http(url, texts, args.rounds)
+        service = RagService(settings, embedder=embedder)
+        runs: dict[str, Any] = {
+            m: _in_process(service, texts, m, args.rounds) for m in ("hybrid", "vector", "lexical")
+        }
+        service.pool.close()
+        ratio = percentile(runs["hybrid"], 50) / percentile(runs["vector"], 50)
+        count = _records(dsn, target.schema)
+        rows.append(
+            f"| {count:,} | **{_ms(hybrid_http)}** | {_ms(runs['hybrid'])} | {_ms(runs['vector'])} | "
+            f"{_ms(runs['lexical'])} | {ratio:.2f}x |"
+        )
+        print(rows[-1], flush=True)
+    write(
+        "retrieval",
+        [
+            machine_line(),
+            f"Reproduce: `make demo`, then `python -m bench.retrieval` ({len(texts)} queries: ids, vendor/product "
+            f"questions, paraphrased titles; {args.rounds} rounds after a warm-up; top_k 10; one client).",
+            "Larger store: the shared records copied and renumbered CVE-Y-N -> CVE-Y-(j*10,000,000+N); records "
+            "without a real MiniLM vector get a derived one (a real vector plus noise), see bench/rag_data.py.",
+            "",
+            "| records | `/v1/search` over HTTP p50 / p95 ms | hybrid in process | baseline: vector-only kNN | "
+            "full text only | hybrid / vector-only (p50) |",
+            "|---:|---:|---:|---:|---:|---:|",
+            *rows,
+        ],
+    )
+    return 0
+
+
+def _records(dsn: str, schema: str) -> int:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(f'SELECT count(*) FROM "{schema}".cves').fetchone()
+    return int(row[0]) if row else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

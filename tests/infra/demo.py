@@ -1,0 +1,222 @@
+"""``make demo`` (``python -m tests.infra.demo``): the main job on the embedded default, in one command.
+
+1. checks prerequisites (Java for Kafka, Maven or cached jars, the data) and says what is missing;
+2. starts PostgreSQL+pgvector and Kafka the way the tests do (``tests/infra``);
+3. streams every record of ``../shared/data/cve-records.jsonl.gz`` (or, with ``--online``, the
+   live cvelistV5 feed) through ``workloads.feed`` -> Kafka -> ``workloads.store`` (both run as
+   the same commands the Jobs run, concurrently), then loads the KEV catalog and EPSS scores;
+4. indexes the records into pgvector with the local MiniLM: known-exploited first, then newest,
+   up to ``--index-limit`` documents (default 500: embedding runs at tens of documents per
+   second on two cores, so all 62,928 would take about an hour; ids and full text cover every
+   record regardless, and ``python -m workloads.index sync`` finishes the index later);
+5. starts the RAG API in the background, prints its URL and answers a sample question.
+
+Re-running is cheap: a store that already holds the records is not fed again (``--refeed``
+forces it) and the index sync embeds only what changed.  ``--stop`` stops the API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import httpx
+import psycopg
+
+from tests.infra import kafka, postgres, proc
+from tests.infra.demo_steps import (
+    REPO,
+    SHARED_RECORDS,
+    Child,
+    count_lines,
+    missing_prerequisites,
+    rate_and_eta,
+    say,
+)
+
+SCHEMA, TOPIC, GROUP = "cverag_demo", "cverag-demo.records", "cverag-demo-store"
+QUESTION = "Which known exploited vulnerabilities affect Ivanti Connect Secure, and how severe are they?"
+_API = proc.ServiceDir("rag-demo")
+
+
+def _stored(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.cves"]).fetchone()
+        if not row or not row[0]:
+            return 0
+        counted = conn.execute(f"SELECT count(*) FROM {SCHEMA}.cves").fetchone()
+    return int(counted[0]) if counted else 0
+
+
+def ingest(env: dict[str, str], online: bool) -> None:
+    total = None if online else count_lines(SHARED_RECORDS)
+    source = (
+        ["--source", "cvelistV5"] if online else ["--source", "file", "--source-url", str(SHARED_RECORDS)]
+    )
+    say(f"== 2/4 feed -> Kafka topic {TOPIC} -> store schema {SCHEMA} ({total or 'all'} records)")
+    feed = Child.start(
+        "feed",
+        [
+            "-m",
+            "workloads.feed",
+            *source,
+            "--topic",
+            TOPIC,
+            "--create-topics",
+            "3",
+            "--progress-interval",
+            "2",
+        ],
+        env,
+    )
+    store = Child.start(
+        "store",
+        [
+            "-m",
+            "workloads.store",
+            "--schema",
+            SCHEMA,
+            "consume",
+            "--topic",
+            TOPIC,
+            "--group",
+            GROUP,
+            "--until-idle",
+            "20",
+        ],
+        env,
+    )
+    started = time.monotonic()
+    while store.process.poll() is None:
+        time.sleep(3)
+        say(
+            f"   feed {rate_and_eta(feed.count, total, started)} | store {rate_and_eta(store.count, total, started)}"
+        )
+    feed_summary, store_summary = feed.wait(), store.wait()
+    say(
+        f"   fed {feed_summary.get('published')} records ({feed_summary.get('dead_lettered')} dead-lettered); "
+        f"store applied {store_summary.get('versions')} new versions in {time.monotonic() - started:.0f}s"
+    )
+    data = SHARED_RECORDS.parent
+    for command, path in (
+        ("load-kev", data / "kev.json"),
+        ("load-epss", data / "epss-scores-2026-08-16.csv.gz"),
+    ):
+        if path.is_file():
+            Child.start(
+                command, ["-m", "workloads.store", "--schema", SCHEMA, command, str(path)], env
+            ).wait()
+
+
+def index(dsn: str, limit: int) -> None:
+    from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
+    from workloads.index.embedding.local import LocalEmbedder
+    from workloads.index.sync import IndexSync, SyncReport
+    from workloads.store.db import StoreTarget
+
+    say(f"== 3/4 index into pgvector with the local MiniLM (up to {limit} documents, known-exploited first)")
+    target = StoreTarget(dsn, SCHEMA)
+    sync = IndexSync(
+        target,
+        f"pgvector:{SCHEMA}.cve_embeddings",
+        LocalEmbedder(),
+        PgVectorBackend(PgVectorConfig(dsn=dsn, schema=SCHEMA)),
+        batch_size=32,
+    )
+    started, last = time.monotonic(), [0.0]
+
+    def progress(report: SyncReport) -> None:
+        if time.monotonic() - last[0] > 3:
+            last[0] = time.monotonic()
+            say(
+                f"   embedded {rate_and_eta(report.embedded, min(limit, report.selected), started)} documents; "
+                f"{report.unchanged} unchanged"
+            )
+
+    report = sync.run_once(limit=limit, progress=progress)
+    say(
+        f"   index: {report.embedded} embedded, {report.unchanged} unchanged, {report.deleted} deleted, "
+        f"{sync.ledger.size():,} of {_stored(dsn):,} records have vectors "
+        f"({'complete' if report.complete else 'partial: python -m workloads.index sync finishes it'})"
+    )
+    sync.close()
+
+
+def serve(env: dict[str, str], port: int) -> str:
+    _API.stop()
+    say("== 4/4 RAG API")
+    log = _API.log("rag")
+    server = proc.spawn(
+        [sys.executable, "-m", "workloads.rag"], log, env={**env, "CVERAG_PORT": str(port)}, cwd=None
+    )
+    url = f"http://127.0.0.1:{port}"
+    proc.wait_until(
+        lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200,
+        what="RAG API",
+        timeout=180,
+        log=log,
+        process=server,
+    )
+    _API.write_info({"pids": {"rag": server.pid}, "endpoints": {"url": url}})
+    return url
+
+
+def ask(url: str) -> None:
+    say(f"   asking: {QUESTION}")
+    body = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=300).json()
+    say("\n" + body["answer"] + "\n")
+    say("   citations: " + ", ".join(f"{c['cve_id']} ({c['url']})" for c in body["citations"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.infra.demo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--online", action="store_true", help="read the live cvelistV5 feed instead of ../shared/data"
+    )
+    parser.add_argument(
+        "--index-limit", type=int, default=500, help="documents to embed in this run (default 500)"
+    )
+    parser.add_argument(
+        "--refeed", action="store_true", help="stream the records again even if the store has them"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="API port (default: 8000 if free, else any free port)"
+    )
+    parser.add_argument("--stop", action="store_true", help="stop the demo's RAG API and exit")
+    args = parser.parse_args(argv)
+    if args.stop:
+        say("RAG API stopped" if _API.stop() else "the demo's RAG API was not running")
+        return 0
+    if problems := missing_prerequisites(args.online):
+        say("make demo cannot run on this machine yet:\n" + "\n".join(f"  - {p}" for p in problems))
+        return 2
+    say("== 1/4 local services (first run: downloads Kafka jars, initialises PostgreSQL)")
+    pg, _ = postgres.ensure_running()
+    broker, _ = kafka.ensure_running()
+    env = {
+        **os.environ,
+        "CVERAG_PG_DSN": pg.dsn,
+        "CVERAG_PG_SCHEMA": SCHEMA,
+        "CVERAG_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "PYTHONPATH": str(REPO),
+    }
+    have = _stored(pg.dsn)
+    if have and not args.refeed and not args.online:
+        say(f"== 2/4 the store already holds {have:,} records (--refeed streams them again)")
+    else:
+        ingest(env, args.online)
+    index(pg.dsn, args.index_limit)
+    port = args.port or (8000 if not proc.port_open(8000) else proc.free_port())
+    url = serve(env, port)
+    ask(url)
+    say(f"\nThe RAG API is running at {url}/ (web page), {url}/docs (OpenAPI).")
+    say("Stop it with: python -m tests.infra.demo --stop   (PostgreSQL and Kafka: make infra-down)")
+    print(json.dumps({"event": "summary", "url": url, "schema": SCHEMA}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
