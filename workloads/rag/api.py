@@ -26,7 +26,7 @@ from workloads.rag.schemas import AskRequest, AskResponse, SearchRequest, Search
 from workloads.rag.service import RagService, sse
 from workloads.rag.settings import RagSettings
 
-CVE_PATH = re.compile(r"^CVE-\d{4}-\d{4,7}$", re.IGNORECASE)
+CVE_PATH = re.compile(r"^CVE-\d{4}-\d{4,}$", re.IGNORECASE)
 
 
 class Metrics:

@@ -74,7 +74,7 @@ def terms(query: str) -> list[str]:
 
 
 def conditions_free(query: str) -> str:
-    return re.sub(r"(?i)\bCVE-\d{4}-\d{4,7}\b", " ", query)
+    return re.sub(r"(?i)\bCVE-\d{4}-\d{4,}\b", " ", query)
 
 
 class Retriever:

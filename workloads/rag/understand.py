@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 
-CVE_ID = re.compile(r"\bCVE-(\d{4})-(\d{4,7})\b", re.IGNORECASE)
+CVE_ID = re.compile(r"\bCVE-(\d{4})-(\d{4,})\b", re.IGNORECASE)
 _SEVERITY = re.compile(
     r"\b(?:(critical)(?:[- ]severity)?\s+(?:vulnerabilit|cve|bug|issue|flaw|securit)|"
     r"(critical|high|medium|low)[- ]severity|severity (?:of |is |rated )?(critical|high|medium|low))",
