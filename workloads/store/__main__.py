@@ -32,6 +32,7 @@ def _consume(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
         group_id=args.group,
         dlq_topic=args.dlq_topic,
         batch_size=args.batch_size,
+        writers=args.writers,
         until_idle=args.until_idle,
     )
     migrate(target)

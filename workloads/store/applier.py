@@ -1,9 +1,12 @@
-"""Applying decoded batches on a worker thread, with retries and poison-record isolation.
+"""Applying decoded batches on writer threads, with retries and poison-record isolation.
 
-The consumer decodes batch N+1 (Python CPU) while this thread waits for PostgreSQL to
-apply batch N (database CPU), so the two overlap on a 2-core machine; psycopg releases
-the GIL while it waits.  At most one batch is in flight: the consumer collects its
-outcome before handing over the next, so batches still commit in consumption order.
+The consumer decodes batch N+1 (Python CPU) while writer threads wait for PostgreSQL to
+apply batch N (database CPU), so the two overlap; psycopg releases the GIL while it waits.
+A batch is split by partition over ``writers`` lanes, each with its own connection (one
+PostgreSQL backend each, so the database's share of the work can use several cores) and
+its own transaction holding exactly its partitions' positions: a partition's data and
+position still commit together.  At most one batch is in flight: the consumer collects
+every lane's outcome before handing over the next, so no partition is ever in two lanes.
 
 Transient database errors (deadlock, serialisation, a unique race with another consumer,
 connection loss) retry the same batch after a back-off instead of crashing, since a
@@ -37,7 +40,9 @@ def log(line: str) -> None:
     print(f"store: {line}", file=sys.stderr, flush=True)
 
 
-class Applier:
+class Lane:
+    """One writer thread with its own connection."""
+
     def __init__(self, target: StoreTarget, group_id: str, dead_letters: DeadLetters) -> None:
         self.target = target
         self.group_id = group_id
@@ -90,3 +95,30 @@ class Applier:
                 outcome = self._retrying([refused])
             total.merge(outcome)
         return total
+
+
+class Applier:
+    """Splits each batch by partition over the lanes, balancing message counts."""
+
+    def __init__(
+        self, target: StoreTarget, group_id: str, dead_letters: DeadLetters, writers: int = 1
+    ) -> None:
+        self.lanes = [Lane(target, group_id, dead_letters) for _ in range(max(1, writers))]
+
+    def submit(self, decoded: list[Incoming | Rejected]) -> list[Future[BatchOutcome]]:
+        by_partition: dict[tuple[str, int], list[Incoming | Rejected]] = {}
+        for item in decoded:
+            by_partition.setdefault((item.raw.topic, item.raw.partition), []).append(item)
+        shares: list[list[Incoming | Rejected]] = [[] for _ in self.lanes]
+        for items in sorted(by_partition.values(), key=len, reverse=True):
+            lightest = min(range(len(shares)), key=lambda i: len(shares[i]))
+            shares[lightest].extend(items)
+        return [lane.submit(share) for lane, share in zip(self.lanes, shares, strict=True) if share]
+
+    def apply(self, decoded: list[Incoming | Rejected]) -> BatchOutcome:
+        """Apply on the calling thread through the first lane (tests, tools)."""
+        return self.lanes[0].apply(decoded)
+
+    def close(self) -> None:
+        for lane in self.lanes:
+            lane.close()

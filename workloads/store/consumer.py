@@ -59,7 +59,7 @@ class Pending:
 
     raws: list[RawMessage]
     decoded: list[Incoming | Rejected]
-    outcome: Future[BatchOutcome]
+    outcomes: list[Future[BatchOutcome]]
 
 
 def raw_message(msg: Message) -> RawMessage:
@@ -84,7 +84,7 @@ class StoreConsumer:
         self.stopping = False
         self.assigned_at: float | None = None
         self.starts: dict[tuple[str, int], int] = {}
-        self.applier = Applier(target, settings.group_id, DeadLetters(settings))
+        self.applier = Applier(target, settings.group_id, DeadLetters(settings), settings.writers)
         self.consumer = Consumer(settings.consumer_config())
 
     def _stored_offsets(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
@@ -184,7 +184,9 @@ class StoreConsumer:
         if pending is None:
             return
         started = time.perf_counter()
-        outcome = pending.outcome.result()
+        outcome = BatchOutcome()
+        for part in pending.outcomes:
+            outcome.merge(part.result())
         self.progress.totals.wait_seconds += time.perf_counter() - started
         mismatches = sum(1 for d in pending.decoded if isinstance(d, Incoming) and not d.hash_header_ok)
         size = sum(len(r.value or b"") for r in pending.raws)

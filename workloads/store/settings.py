@@ -13,6 +13,7 @@ from typing import Any
 DEFAULT_GROUP = "cverag-store"
 DEFAULT_TOPIC = "cverag.records"  # the feed's default
 DEFAULT_BATCH = 2000
+DEFAULT_WRITERS = 2  # database connections applying a batch's partitions in parallel
 
 
 def kafka_security(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -34,14 +35,15 @@ class ConsumeSettings:
     group_id: str = DEFAULT_GROUP
     dlq_topic: str = ""
     batch_size: int = DEFAULT_BATCH
+    writers: int = DEFAULT_WRITERS
     until_idle: float | None = None
     progress_every: float = 2.0
     security: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.dlq_topic = self.dlq_topic or f"{self.topic}.dlq"
-        if self.batch_size < 1:
-            raise ValueError("batch size must be at least 1")
+        if self.batch_size < 1 or self.writers < 1:
+            raise ValueError("batch size and writers must be at least 1")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ConsumeSettings:
@@ -53,6 +55,7 @@ class ConsumeSettings:
             "group_id": env.get("CVERAG_CONSUMER_GROUP", DEFAULT_GROUP),
             "dlq_topic": env.get("CVERAG_DLQ_TOPIC", ""),
             "batch_size": int(env.get("CVERAG_BATCH_SIZE", DEFAULT_BATCH)),
+            "writers": int(env.get("CVERAG_STORE_WRITERS", DEFAULT_WRITERS)),
             "security": kafka_security(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
