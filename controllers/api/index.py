@@ -19,6 +19,7 @@ from controllers.api.common import (
     column,
     immutable,
 )
+from controllers.api.store import Cron
 
 
 class Embedding(CrdModel):
@@ -105,7 +106,10 @@ class Sync(CrdModel):
     """How the index follows the store."""
 
     interval: Duration = "1m"
-    """Pause between incremental sync passes."""
+    """Pause between incremental sync passes of the long-running sync Deployment."""
+    schedule: Cron | None = None
+    """Cron schedule (e.g. "*/15 * * * *" or "@hourly"); when set, sync runs as a CronJob of one
+    pass each instead of a Deployment (for stores that change rarely)."""
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 256
     """Documents embedded and upserted per batch."""
     resources: Resources = Field(

@@ -1,0 +1,191 @@
+"""The index's door into ``workloads.index``: create, measure and drop a CveIndex's vectors.
+
+The operator creates the index itself (before any sync pod runs) with the spec's shape: the
+pgvector table with its HNSW ``m``/``ef_construction``, or the Pinecone serverless index with
+the spec's cloud, region and metric.  It uses the workload's own backends and ledger, so the
+names, shapes and the ledger's index name are exactly what the sync pod will find.  Like
+:mod:`controllers.handlers.dataplane`, this is one of the few modules of ``controllers`` that
+imports ``workloads``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from controllers.api.index import CveIndex
+from workloads.index.backends import BackendError, IndexShapeMismatch, VectorBackend
+from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
+from workloads.index.embedding.minilm import MODEL_NAME as LOCAL_MODEL
+from workloads.index.ledger import Ledger
+from workloads.index.settings import IndexSettings
+from workloads.store.db import StoreTarget, connect
+
+__all__ = [
+    "BackendError",
+    "IndexFacts",
+    "IndexSettings",
+    "IndexShapeMismatch",
+    "drop",
+    "ensure",
+    "expected_dimension",
+    "facts",
+]
+
+# Output widths of common sentence-embedding models.  A model not listed is trusted to
+# produce the spec's dimension (the sync pod then fails loudly if it does not).
+KNOWN_DIMENSIONS = {
+    "sentence-transformers/all-MiniLM-L6-v2": 384,
+    "sentence-transformers/all-MiniLM-L12-v2": 384,
+    "sentence-transformers/multi-qa-MiniLM-L6-cos-v1": 384,
+    "sentence-transformers/all-mpnet-base-v2": 768,
+    "BAAI/bge-small-en-v1.5": 384,
+    "BAAI/bge-base-en-v1.5": 768,
+    "BAAI/bge-large-en-v1.5": 1024,
+    "intfloat/e5-small-v2": 384,
+    "intfloat/e5-base-v2": 768,
+    "intfloat/e5-large-v2": 1024,
+    "thenlper/gte-small": 384,
+    "thenlper/gte-base": 768,
+    "nomic-ai/nomic-embed-text-v1.5": 768,
+}
+
+
+def expected_dimension(index: CveIndex) -> tuple[int | None, str]:
+    """The dimension the configured model produces, if known, and where that knowledge comes from."""
+    emb = index.spec.embedding
+    if emb.provider == "local":  # the in-process provider always runs all-MiniLM-L6-v2
+        return KNOWN_DIMENSIONS[LOCAL_MODEL], f"{LOCAL_MODEL} (the local provider's model)"
+    known = KNOWN_DIMENSIONS.get(emb.model)
+    return known, emb.model
+
+
+def settings(index: CveIndex, conninfo: str, schema: str, api_key: str) -> IndexSettings:
+    """The settings the sync pod builds from its env, built here from the spec."""
+    spec = index.spec
+    pc = spec.backend.pinecone
+    return IndexSettings(
+        store=StoreTarget(conninfo, schema),
+        backend=spec.backend.type,
+        table=spec.backend.pgvector.table,
+        pinecone_index=pc.index_name if pc else "cverag",
+        pinecone_namespace=pc.namespace if pc else "",
+        pinecone_api_key=api_key,
+        pinecone_cloud=pc.cloud if pc else "aws",
+        pinecone_region=pc.region if pc else "us-east-1",
+        pinecone_host=pc.host if pc else None,
+    )
+
+
+def _backend(index: CveIndex, found: IndexSettings) -> VectorBackend:
+    if found.backend == "pinecone":
+        from workloads.index.backends.pinecone_index import PineconeBackend, PineconeConfig
+
+        return PineconeBackend(
+            PineconeConfig(
+                index_name=found.pinecone_index,
+                api_key=found.pinecone_api_key,
+                namespace=found.pinecone_namespace,
+                cloud=found.pinecone_cloud,
+                region=found.pinecone_region,
+                control_host=found.pinecone_host,
+                ready_timeout=60,
+            )
+        )
+    pg = index.spec.backend.pgvector
+    return PgVectorBackend(
+        PgVectorConfig(
+            dsn=found.store.dsn,
+            schema=found.store.schema,
+            table=pg.table,
+            hnsw_m=pg.m,
+            hnsw_ef_construction=pg.ef_construction,
+        )
+    )
+
+
+def _close(backend: VectorBackend) -> None:
+    if isinstance(backend, PgVectorBackend):
+        backend.close()
+
+
+def ensure(index: CveIndex, found: IndexSettings) -> None:
+    """Create the vector index and the ledger if missing; IndexShapeMismatch if its shape differs."""
+    metric = index.spec.backend.pinecone.metric if index.spec.backend.pinecone else "cosine"
+    backend = _backend(index, found)
+    try:
+        backend.ensure(index.spec.embedding.dimension, metric)
+    finally:
+        _close(backend)
+    ledger = Ledger(found.store, found.index_name)
+    try:
+        ledger.ensure()
+    finally:
+        ledger.close()
+
+
+@dataclass(frozen=True)
+class IndexFacts:
+    vectors: int
+    cursor: int
+    synced_through: datetime | None
+    lag: int
+
+
+def facts(index: CveIndex, found: IndexSettings) -> IndexFacts:
+    """Vectors in the backend; the ledger's cursor, the ingest time it stands for, versions after it."""
+    backend = _backend(index, found)
+    try:
+        vectors = backend.count()
+    finally:
+        _close(backend)
+    ledger = Ledger(found.store, found.index_name)
+    try:
+        cursor = ledger.cursor()
+    finally:
+        ledger.close()
+    with connect(found.store, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT (SELECT max(ingested_at) FROM cve_versions WHERE seq <= %s),"
+            " (SELECT count(*) FROM cve_versions WHERE seq > %s)",
+            [cursor, cursor],
+        ).fetchone()
+    through, lag = (row[0], int(row[1])) if row else (None, 0)
+    return IndexFacts(vectors, cursor, through if cursor else None, lag)
+
+
+def drop(index: CveIndex, found: IndexSettings) -> None:
+    """``deletionPolicy: Delete``: the table or the Pinecone index, and the ledger's rows for it.
+
+    A Pinecone index with a namespace may be shared by other stores (that is what namespaces
+    are for), so only the namespace's vectors are deleted; without one, the whole index goes.
+    """
+    backend = _backend(index, found)
+    try:
+        if found.backend == "pinecone" and found.pinecone_namespace:
+            _delete_namespace(backend)
+        else:
+            backend.drop()
+    finally:
+        _close(backend)
+    with connect(found.store, autocommit=True) as conn:  # the store's schema may be gone already
+        row = conn.execute(
+            "SELECT to_regclass(format('%%I.index_cursors', %s::text)) IS NOT NULL", [found.store.schema]
+        ).fetchone()
+    if row and row[0]:
+        ledger = Ledger(found.store, found.index_name)
+        try:
+            ledger.reset()
+        finally:
+            ledger.close()
+
+
+def _delete_namespace(backend: VectorBackend) -> None:
+    from workloads.index.backends.pinecone_index import PineconeBackend
+
+    assert isinstance(backend, PineconeBackend)
+    try:
+        plane = backend._data_plane()  # the SDK index handle; the backend has no public accessor
+    except BackendError:
+        return  # the index is already gone
+    plane.delete(delete_all=True, namespace=backend.config.namespace)

@@ -1,0 +1,170 @@
+"""Children of a CveIndex: the sync workload, as a Deployment or (with ``spec.sync.schedule``) a CronJob.
+
+The sync pod runs ``python -m workloads.index sync`` against the store's database with the
+store's own PostgreSQL env (:func:`controllers.manifests.store.postgres_env`), so the index
+and the store can never disagree about where the data is.  Every credential (database,
+Pinecone key, Hugging Face token) reaches the pod only as a ``secretKeyRef``.  The same
+:func:`index_env` configures the RAG API, which must embed questions with the model the
+index was built with.  Nothing volatile goes into a pod template: applying an unchanged
+spec is a no-op and never restarts the sync.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from controllers.api.common import Resources
+from controllers.api.index import CveIndex
+from controllers.api.store import CveStore
+from controllers.manifests.common import (
+    Manifest,
+    child_name,
+    env,
+    labels,
+    metadata,
+    resources,
+    secret_env,
+    selector,
+)
+from controllers.manifests.store import container, pod_spec, postgres_env
+
+KIND = "CveIndex"
+SYNC = "cve-index-sync"
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def sync_name(index: CveIndex) -> str:
+    return child_name(index.metadata.name, "sync")
+
+
+def seconds(duration: str) -> float:
+    """A Go-style duration ("1m30s") in seconds; the CRD's pattern guarantees the shape."""
+    return sum(float(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(duration))
+
+
+def cpu_threads(resources: Resources) -> int:
+    """Threads for in-process embedding: the CPU limit (else request), rounded up, at least 1.
+
+    onnxruntime sees the node's cores, not the pod's quota; more threads than the quota
+    only adds throttling."""
+    spec = (resources.limits or {}).get("cpu") or (resources.requests or {}).get("cpu") or 1
+    text = str(spec)
+    cores = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    return max(1, math.ceil(cores))
+
+
+def index_env(index: CveIndex, threads: int) -> list[Manifest]:
+    """Backend and embedding settings shared by the sync workload and the RAG API."""
+    spec, emb = index.spec, index.spec.embedding
+    out = [*env("CVERAG_INDEX_BACKEND", spec.backend.type)]
+    if spec.backend.type == "pinecone" and spec.backend.pinecone is not None:
+        pc = spec.backend.pinecone
+        out += [
+            *secret_env("CVERAG_PINECONE_API_KEY", pc.api_key_secret_ref),
+            *env("CVERAG_PINECONE_INDEX", pc.index_name),
+            *env("CVERAG_PINECONE_NAMESPACE", pc.namespace or None),
+            *env("CVERAG_PINECONE_CLOUD", pc.cloud),
+            *env("CVERAG_PINECONE_REGION", pc.region),
+            *env("CVERAG_PINECONE_HOST", pc.host),
+        ]
+    else:
+        out += env("CVERAG_INDEX_TABLE", spec.backend.pgvector.table)
+    token_var = {"huggingface": "CVERAG_HF_TOKEN", "tei": "CVERAG_TEI_TOKEN"}.get(emb.provider)
+    out += [
+        *env("CVERAG_EMBEDDING_PROVIDER", emb.provider),
+        *env("CVERAG_EMBEDDING_MODEL", emb.model),
+        *env("CVERAG_EMBEDDING_DIMENSION", emb.dimension),
+        *env("CVERAG_EMBEDDING_URL", emb.endpoint),
+        *(secret_env(token_var, emb.token_secret_ref) if token_var else []),
+        *env("CVERAG_EMBEDDING_THREADS", threads if emb.provider == "local" else None),
+    ]
+    return out
+
+
+def sync_env(index: CveIndex, store: CveStore) -> list[Manifest]:
+    return [
+        *postgres_env(store),
+        *index_env(index, cpu_threads(index.spec.sync.resources)),
+        *env("CVERAG_INDEX_BATCH_SIZE", index.spec.sync.batch_size),
+    ]
+
+
+def _sync_container(index: CveIndex, store: CveStore, args: list[str]) -> Manifest:
+    main = container(
+        "sync", ["python", "-m", "workloads.index", "sync", *args], sync_env(index, store), store
+    )
+    return {**main, "image": index.spec.image, "resources": resources(index.spec.sync.resources)}
+
+
+def _pod(index: CveIndex, store: CveStore, main: Manifest, restart: str) -> Manifest:
+    return {
+        **pod_spec(store, main, restart),
+        "serviceAccountName": service_account_name(index),
+        "terminationGracePeriodSeconds": 120,
+    }
+
+
+def service_account_name(index: CveIndex) -> str:
+    return child_name(index.metadata.name, "index")
+
+
+def service_account(index: CveIndex) -> Manifest:
+    """The sync pods' own identity, with no API token: the data plane never calls Kubernetes."""
+    meta = metadata(
+        service_account_name(index), index.metadata.namespace, labels(KIND, index.metadata.name, "cve-index")
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta,
+        "automountServiceAccountToken": False,
+    }
+
+
+def sync_deployment(index: CveIndex, store: CveStore) -> Manifest:
+    """One long-running sync pod (``--interval``); Recreate, because two syncers of one index
+    would embed the same documents twice."""
+    interval = f"{seconds(index.spec.sync.interval):g}"
+    main = _sync_container(index, store, ["--interval", interval])
+    pod_labels = labels(KIND, index.metadata.name, SYNC)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(sync_name(index), index.metadata.namespace, pod_labels),
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": selector(KIND, index.metadata.name, SYNC)},
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 3,
+            "template": {"metadata": {"labels": pod_labels}, "spec": _pod(index, store, main, "Always")},
+        },
+    }
+
+
+def sync_cronjob(index: CveIndex, store: CveStore) -> Manifest:
+    """One pass (``--once``) per schedule; Forbid, so a slow pass is never run twice at once."""
+    assert index.spec.sync.schedule is not None
+    main = _sync_container(index, store, ["--once"])
+    pod_labels = labels(KIND, index.metadata.name, SYNC)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata(sync_name(index), index.metadata.namespace, pod_labels),
+        "spec": {
+            "schedule": index.spec.sync.schedule,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 2,
+                    "template": {
+                        "metadata": {"labels": pod_labels},
+                        "spec": _pod(index, store, main, "OnFailure"),
+                    },
+                }
+            },
+        },
+    }
