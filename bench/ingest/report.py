@@ -78,7 +78,8 @@ def render(results: dict[str, Any]) -> list[str]:
         "",
         f"Data: {n:,} records, {f['mb']} MB: the 62,928 shared records, then copies renumbered "
         "CVE-Y-N -> CVE-Y-(k*10,000,000+N) up to the live feed's size; "
-        f"{results['partitions']} partitions, batches of {consumer.get('batches') and n // consumer['batches']} records.",
+        f"{results['partitions']} partitions; the store consumer takes batches of up to {consumer.get('batch_size')}"
+        f" records and applies each over {consumer.get('writers')} writer connections.",
         "",
         "| figure | value |",
         "|---|---|",
