@@ -95,3 +95,17 @@ def test_a_record_the_database_refuses_is_isolated_and_dead_lettered(store: Stor
     assert [r.raw.offset for r in letters.sent] == [3] and letters.sent[0].reason == "invalid-json"
     with CveStore(store) as query:
         assert query.stats().cves == 5
+
+
+def test_lanes_split_a_batch_by_partition_and_keep_each_partition_whole(store: StoreTarget) -> None:
+    batch = [message(i, f"text {i}", partition=i % 3) for i in range(30)]
+    applier = Applier(store, "lanes", CollectingLetters(), writers=2)
+    futures = applier.submit(batch)
+    outcomes = [f.result() for f in futures]
+    applier.close()
+    assert len(outcomes) == 2 and sum(o.versions + o.unchanged for o in outcomes) == 30
+    with CveStore(store) as query:
+        positions = query.conn.execute(
+            "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = 'lanes' ORDER BY partition"
+        ).fetchall()
+    assert positions == [(0, 28), (1, 29), (2, 30)]
