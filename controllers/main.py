@@ -23,8 +23,10 @@ from prometheus_client import start_http_server
 from controllers.api import GROUP, VERSION
 from controllers.api.common import Kind
 from controllers.api.feed import CveFeed
+from controllers.api.index import CveIndex
+from controllers.api.rag import RagEndpoint
 from controllers.api.store import CveStore
-from controllers.handlers import feed, store
+from controllers.handlers import feed, index, rag, store
 from controllers.handlers.outcome import Outcome
 from controllers.machinery import conditions, events, kube
 from controllers.machinery import settings as operator_settings
@@ -37,6 +39,8 @@ TICK = float(os.environ.get("CVERAG_TICK_SECONDS", "30"))
 TICK_BACKOFF = min(60.0, max(2.0, 2 * TICK))
 FEEDS: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveFeed.plural}
 STORES: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveStore.plural}
+INDEXES: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveIndex.plural}
+ENDPOINTS: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": RagEndpoint.plural}
 
 
 @kopf.on.startup()
@@ -89,3 +93,29 @@ def store_reconcile(body: kopf.Body, **_: Any) -> None:
 @instrumented("CveStore")
 def store_deleted(body: kopf.Body, **_: Any) -> None:
     store.delete(body)
+
+
+@kopf.on.resume(**INDEXES)
+@kopf.on.create(**INDEXES)
+@kopf.on.update(**INDEXES, field="spec")
+@kopf.timer(**INDEXES, interval=TICK, backoff=TICK_BACKOFF)
+@instrumented("CveIndex")
+def index_reconcile(body: kopf.Body, **_: Any) -> None:
+    publish(CveIndex, body, index.reconcile(body))
+
+
+@kopf.on.delete(**INDEXES)
+@instrumented("CveIndex")
+def index_deleted(body: kopf.Body, **_: Any) -> None:
+    index.delete(body)
+
+
+# A RagEndpoint holds no state outside Kubernetes: its children go with it (owner references),
+# so it needs no deletion handler and no finalizer.
+@kopf.on.resume(**ENDPOINTS)
+@kopf.on.create(**ENDPOINTS)
+@kopf.on.update(**ENDPOINTS, field="spec")
+@kopf.timer(**ENDPOINTS, interval=TICK, backoff=TICK_BACKOFF)
+@instrumented("RagEndpoint")
+def rag_reconcile(body: kopf.Body, **_: Any) -> None:
+    publish(RagEndpoint, body, rag.reconcile(body))

@@ -32,6 +32,12 @@ PLURALS = {
     "KafkaTopic": "kafkatopics",
     "CveFeed": "cvefeeds",
     "CveStore": "cvestores",
+    "CveIndex": "cveindexes",
+    "RagEndpoint": "ragendpoints",
+    "Service": "services",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "Ingress": "ingresses",
+    "Certificate": "certificates",
 }
 
 
