@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     consume.add_argument("--dlq-topic", help="dead-letter topic (CVERAG_DLQ_TOPIC, default <topic>.dlq)")
     consume.add_argument("--batch-size", type=int, help="records per transaction (CVERAG_BATCH_SIZE)")
     consume.add_argument(
+        "--writers", type=int, help="parallel database writers (CVERAG_STORE_WRITERS, default 2)"
+    )
+    consume.add_argument(
         "--until-idle", type=float, metavar="SECONDS", help="stop after SECONDS without records"
     )
     prune = sub.add_parser("prune", help="delete superseded versions outside the retention policy")
