@@ -117,5 +117,5 @@ def run_phase(
     phase.broker_cpu_s = (cpu_seconds(services.broker_pid) or 0.0) - broker0
     phase.summaries = {"producer": _summary(phase.producer), "consumer": _summary(phase.consumer)}
     if consume and not done:
-        raise RuntimeError(f"the store holds {_committed(target)} of {records} records; see {logs}")
+        raise RuntimeError(f"the store holds {_committed(target)} of {records} records; see {logs}/*.err")
     return phase
