@@ -2,8 +2,9 @@
 it watches, a GitHub-releases fake, and a guard that fails any test during which the API
 server refused the operator something (a verb missing from the shipped ClusterRole).
 
-The operator watches only namespaces named ``t-ctl-*``, so resources other test sessions
-create elsewhere in the shared cluster are never touched by it.
+The operator watches only this session's namespaces (``t-ctl-<session>-*``), so resources
+other test sessions create in the shared cluster, their own operators included, are never
+touched by it, and theirs never touch ours.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ OPERATOR_ENV = {
     "CVERAG_SYNC_RETRY_SECONDS": "2",  # first retry of a failed sync Job after 2 s (then 4, 8, ...)
 }
 _LOG_OFFSET = pytest.StashKey[int]()
+SESSION = uuid.uuid4().hex[:4]
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +46,7 @@ def operator(
     install_rbac(cluster.kubeconfig)
     home = tmp_path_factory.mktemp("operator")
     kubeconfig = service_account_kubeconfig(kube, cluster.server, cluster.ca_cert, home / "kubeconfig")
-    runner = Operator(kubeconfig, home / "operator.log", OPERATOR_ENV)
+    runner = Operator(kubeconfig, home / "operator.log", f"t-ctl-{SESSION}-*", OPERATOR_ENV)
     runner.start()
     yield runner
     runner.stop()
@@ -79,7 +81,7 @@ def pytest_runtest_makereport(
 @pytest.fixture
 def ns(kube: client.ApiClient, operator: Operator, request: pytest.FixtureRequest) -> Iterator[str]:
     """A namespace the operator watches; its cverag resources are deleted (finalizers run) first."""
-    with temporary_namespace(kube, f"ctl-{request.node.name}"[:40]) as name:
+    with temporary_namespace(kube, f"ctl-{SESSION}-{request.node.name}"[:40]) as name:
         yield name
         if operator.alive():
             helpers.delete_all_cverag(kube, name)
@@ -134,6 +136,13 @@ def open_github(tmp_path: Path) -> Iterator[FakeGitHubReleases]:
 @pytest.fixture
 def free_port() -> int:
     return proc.free_port()
+
+
+@pytest.fixture
+def without_keda() -> Iterator[None]:
+    """No other session installs KEDA's CRD while this test runs."""
+    with helpers.optional_crds(exclusive=False):
+        yield
 
 
 __all__ = ["GITHUB_TOKEN", "eventually"]

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,14 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controllers.api import GROUP, VERSION
+from tests.infra import proc
 from tests.support.kube import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
-PLURALS = ("cvestores", "cvefeeds")
+# Deleted in this order: what consumes a kind goes before it.
+PLURALS = ("ragendpoints", "cveindexes", "cvestores", "cvefeeds")
+CRD_LOCK = proc.CACHE_ROOT / "state" / "optional-crds.lock"
 
 
 def custom(kube: client.ApiClient) -> client.CustomObjectsApi:
@@ -148,3 +153,19 @@ def columns(kubeconfig: Path, ns: str, resources: str, wide: bool = False) -> li
         bounds = [*[s for _, s in starts[1:]], len(line) + 1]
         rows.append({name: line[at:end].strip() for (name, at), end in zip(starts, bounds, strict=True)})
     return rows
+
+
+@contextmanager
+def optional_crds(exclusive: bool) -> Iterator[None]:
+    """A lock across test sessions on the cluster-wide optional CRDs (KEDA, Strimzi).
+
+    Installing KEDA's CRD turns every store's HPA into a ScaledObject, cluster-wide; the test
+    that installs it holds the lock exclusively, tests that expect a plain HPA hold it shared.
+    """
+    CRD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with CRD_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -24,7 +24,6 @@ from tests.support.kube import kubectl
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "bundles" / "operator"
 ACCOUNT, ACCOUNT_NS = "cverag-operator", "cverag-system"
-NAMESPACE_PATTERN = "t-ctl-*"
 
 
 def install_rbac(kubeconfig: Path) -> None:
@@ -57,10 +56,12 @@ def service_account_kubeconfig(api: client.ApiClient, server: str, ca_cert: Path
 
 
 class Operator:
-    """One operator process at a time; its output is appended to ``log``."""
+    """One operator process at a time, watching the namespaces matching ``namespaces`` (a glob);
+    its output is appended to ``log``."""
 
-    def __init__(self, kubeconfig: Path, log: Path, extra_env: dict[str, str]) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, namespaces: str, extra_env: dict[str, str]) -> None:
         self.kubeconfig = kubeconfig
+        self.namespaces = namespaces
         self.log = log
         self.extra_env = extra_env
         self.process: subprocess.Popen[bytes] | None = None
@@ -71,7 +72,7 @@ class Operator:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
-            "CVERAG_NAMESPACE": NAMESPACE_PATTERN,
+            "CVERAG_NAMESPACE": self.namespaces,
             "CVERAG_METRICS_PORT": str(proc.free_port()),
             "CVERAG_LIVENESS": f"http://127.0.0.1:{proc.free_port()}/healthz",
             "PYTHONUNBUFFERED": "1",

@@ -31,9 +31,21 @@ def keda(kube: client.ApiClient) -> Iterator[None]:
 
 
 def _installed(kube: client.ApiClient, file: str, name: str) -> Iterator[None]:
-    install_crds(kube, [CRDS / file])
-    yield
-    client.ApiextensionsV1Api(kube).delete_custom_resource_definition(name)
+    with helpers.optional_crds(exclusive=True):
+        install_crds(kube, [CRDS / file])
+        yield
+        client.ApiextensionsV1Api(kube).delete_custom_resource_definition(name)
+        eventually(lambda: not _crd_exists(kube, name), f"CRD {name} gone")
+
+
+def _crd_exists(kube: client.ApiClient, name: str) -> bool:
+    try:
+        client.ApiextensionsV1Api(kube).read_custom_resource_definition(name)
+        return True
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
 
 
 def kafka_topics(kube: client.ApiClient, ns: str) -> dict[str, dict[str, Any]]:

@@ -40,7 +40,13 @@ def schema_version(dsn: str, schema: str) -> int:
 
 
 def test_migration_first_then_consumers_spread_over_zones(
-    kube: client.ApiClient, ns: str, feed: str, postgres: Any, pg_schema: str, cluster: Any
+    kube: client.ApiClient,
+    ns: str,
+    feed: str,
+    postgres: Any,
+    pg_schema: str,
+    cluster: Any,
+    without_keda: None,
 ) -> None:
     helpers.secret(kube, ns, "cverag-postgres", {"dsn": postgres.dsn})
     helpers.create(kube, ns, "cvestores", store_body(pg_schema))
