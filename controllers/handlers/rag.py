@@ -24,14 +24,11 @@ from controllers.manifests.rag import (
     API,
     api_deployment,
     api_name,
-    certificate,
     companions,
-    ingress,
     service_account,
     service_account_name,
-    tls_secret_name,
-    url,
 )
+from controllers.manifests.rag_exposure import certificate, ingress, tls_secret_name, url
 
 API_READY = "APIReady"
 LLM_READY = rag_llm.LLM_READY

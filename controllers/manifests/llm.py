@@ -114,6 +114,7 @@ def _server(rag: RagEndpoint) -> Manifest:
         engine_env = [
             *secret_env("HUGGING_FACE_HUB_TOKEN", llm.hf_token_secret_ref),
             *env("HF_HOME", f"{MODELS_DIR}/huggingface"),
+            *env("VLLM_NO_USAGE_STATS", "1"),  # no phoning home from a production cluster
         ]
         command: Manifest = {"args": args}
     else:

@@ -15,8 +15,6 @@ import httpx
 import pytest
 from kubernetes import client
 
-from controllers.api.rag import RagEndpoint
-from controllers.manifests.llm import SERVED_ALIAS, llm_deployment, model_cache_claim
 from tests.controllers import helpers
 from tests.controllers.rag_flows import (
     ENDPOINT,
@@ -289,37 +287,3 @@ def test_external_llm_behind_an_ingress_with_a_cert_manager_certificate(
         kube, ns, "ragendpoints", ENDPOINT, lambda o: o["status"]["url"].startswith("http://"), "service URL"
     )
     assert obj["status"]["url"] == f"http://cve-qa-api.{ns}.svc.cluster.local"
-
-
-def _typed(**spec: Any) -> RagEndpoint:
-    body = endpoint_body(**spec)
-    body["metadata"].update(namespace="prod", uid="u")
-    endpoint: RagEndpoint = RagEndpoint.from_body(body)
-    return endpoint
-
-
-def test_ollama_pulls_the_model_once_into_the_cache_and_serves_it_under_the_stable_name() -> None:
-    rag = _typed(llm={"engine": "ollama", "gpu": {"count": 1}})
-    pod = llm_deployment(rag, "sa")["spec"]["template"]["spec"]
-    pull, server = pod["initContainers"][0], pod["containers"][0]
-    pull_env = {e["name"]: e.get("value") for e in pull["env"]}
-    assert pull_env["CVERAG_MODEL"] == "llama3:8b" and pull_env["CVERAG_ALIAS"] == SERVED_ALIAS
-    assert pull_env["OLLAMA_MODELS"] == "/models/ollama"
-    script = pull["command"][-1]
-    assert 'ollama show "$CVERAG_MODEL"' in script and "|| ollama pull" in script  # only when missing
-    assert server["command"] == ["ollama", "serve"] and server["ports"][0]["containerPort"] == 11434
-    assert {"name": "models", "mountPath": "/models"} in server["volumeMounts"]
-    # No storage class: a per-pod ReadWriteOnce claim (replicas sit in different zones).
-    claim = pod["volumes"][0]["ephemeral"]["volumeClaimTemplate"]["spec"]
-    assert claim["accessModes"] == ["ReadWriteOnce"] and model_cache_claim(rag) is None
-
-
-def test_gpu_count_sets_resources_tensor_parallelism_and_placement() -> None:
-    two = llm_deployment(_typed(llm={"gpu": {"count": 2}}), "sa")["spec"]["template"]["spec"]
-    args, res = two["containers"][0]["args"], two["containers"][0]["resources"]
-    assert args[args.index("--tensor-parallel-size") + 1] == "2"
-    assert res["requests"]["nvidia.com/gpu"] == res["limits"]["nvidia.com/gpu"] == 2
-    cpu_only = llm_deployment(_typed(llm={"gpu": {"count": 0}}), "sa")["spec"]["template"]["spec"]
-    assert "nodeSelector" not in cpu_only and "tolerations" not in cpu_only
-    assert "nvidia.com/gpu" not in cpu_only["containers"][0]["resources"].get("limits", {})
-    assert "--tensor-parallel-size" not in cpu_only["containers"][0]["args"]
