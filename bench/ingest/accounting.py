@@ -1,9 +1,8 @@
 """CPU and memory accounting of the processes in a benchmark run ("where the time goes").
 
 On a shared 2-core machine wall time mixes in whatever else runs, so every component's
-CPU seconds are recorded too: the producer and the consumer from ``wait4``, PostgreSQL and
-the Kafka broker from ``/proc`` (every PostgreSQL process, background ones included, as the
-sum of what each used during the run).  Peak RSS is sampled from ``VmHWM``: ``wait4``'s
+CPU seconds are recorded too: the producer and the consumer from ``wait4``, PostgreSQL
+processes (found through ``pg_stat_activity``) and the Kafka broker from ``/proc``.  Peak RSS is sampled from ``VmHWM``: ``wait4``'s
 ``ru_maxrss`` would report the benchmark's own size, which a forked child inherits.
 """
 
@@ -33,17 +32,6 @@ def peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def postgres_pids() -> list[int]:
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if (entry / "comm").read_text().strip() == "postgres":
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 @dataclass

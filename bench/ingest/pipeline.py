@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from workloads.store.db import StoreTarget, connect
 
-from .accounting import Finished, ProcessGroupCpu, cpu_seconds, peak_rss_mb, postgres_pids, reap
+from .accounting import Finished, ProcessGroupCpu, cpu_seconds, peak_rss_mb, reap
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.2
@@ -41,6 +43,8 @@ class Phase:
     producer: Finished | None = None
     consumer: Finished | None = None
     postgres_cpu_s: float = 0.0
+    """CPU of the PostgreSQL sessions of this load's processes (the server is shared)."""
+    postgres_background_cpu_s: float = 0.0
     broker_cpu_s: float = 0.0
     summaries: dict[str, Any] = field(default_factory=dict)
 
@@ -52,10 +56,17 @@ def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[
         )
 
 
-def _committed(target: StoreTarget) -> int:
-    with connect(target) as conn:
-        row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
+def _committed(monitor: psycopg.Connection[Any]) -> int:
+    row = monitor.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
     return int(row[0]) if row else 0
+
+
+def _backends(monitor: psycopg.Connection[Any], application: str) -> tuple[list[int], list[int]]:
+    """Server pids of this load's sessions, and of the server's background processes
+    (checkpointer, WAL writer, autovacuum: shared with anything else using the server)."""
+    rows = monitor.execute("SELECT pid, application_name, backend_type FROM pg_stat_activity").fetchall()
+    mine = [int(pid) for pid, app, _ in rows if app == application]
+    return mine, [int(pid) for pid, _, kind in rows if kind != "client backend"]
 
 
 def _summary(finished: Finished | None) -> dict[str, Any]:
@@ -80,9 +91,12 @@ def run_phase(
         "PYTHONPATH": str(ROOT),
         "CVERAG_PG_DSN": services.dsn,
         "CVERAG_PG_SCHEMA": target.schema,
+        "PGAPPNAME": f"bench-{target.schema}",
     }
-    phase, pg, broker0 = Phase(), ProcessGroupCpu(), cpu_seconds(services.broker_pid) or 0.0
-    pg.sample(postgres_pids(), first=True)
+    monitor = connect(target, autocommit=True)
+    phase, broker0 = Phase(), cpu_seconds(services.broker_pid) or 0.0
+    own, background = ProcessGroupCpu(), ProcessGroupCpu()
+    background.sample(_backends(monitor, env["PGAPPNAME"])[1], first=True)
     started = time.monotonic()
     running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
     peaks: dict[str, float] = {}
@@ -99,9 +113,11 @@ def run_phase(
     done = not consume
     while running:
         time.sleep(POLL)
-        pg.sample(postgres_pids())
+        mine, shared = _backends(monitor, env["PGAPPNAME"])
+        own.sample(mine)
+        background.sample(shared)
         if consume and not done:
-            committed = _committed(target)
+            committed = _committed(monitor)
             if committed and phase.first_commit_s is None:
                 phase.first_commit_s = time.monotonic() - started
             if committed >= records:
@@ -113,9 +129,10 @@ def run_phase(
                 del running[name]
                 if name == "producer" and not consume:
                     phase.wall_s = time.monotonic() - started
-    phase.postgres_cpu_s = pg.total()
+    phase.postgres_cpu_s, phase.postgres_background_cpu_s = own.total(), background.total()
     phase.broker_cpu_s = (cpu_seconds(services.broker_pid) or 0.0) - broker0
     phase.summaries = {"producer": _summary(phase.producer), "consumer": _summary(phase.consumer)}
     if consume and not done:
-        raise RuntimeError(f"the store holds {_committed(target)} of {records} records; see {logs}/*.err")
+        raise RuntimeError(f"the store holds {_committed(monitor)} of {records} records; see {logs}/*.err")
+    monitor.close()
     return phase

@@ -58,7 +58,8 @@ def _cpu_row(name: str, phase: Phase, n: int) -> str:
     parts = {
         "feed": phase.producer.cpu_s if phase.producer else 0.0,
         "store consumer": phase.consumer.cpu_s if phase.consumer else 0.0,
-        "PostgreSQL": phase.postgres_cpu_s,
+        "PostgreSQL sessions": phase.postgres_cpu_s,
+        "PostgreSQL background": phase.postgres_background_cpu_s,
         "Kafka broker": phase.broker_cpu_s,
     }
     cells = " | ".join(f"{seconds:.1f} s ({seconds / n * 1e6:.0f} µs/rec)" for seconds in parts.values())
@@ -94,10 +95,13 @@ def render(results: dict[str, Any]) -> list[str]:
         f"| store consumer / naive | **{f['ratio_vs_naive']}x** |",
         f"| peak RSS | feed {f['producer_peak_rss_mb']} MB, store consumer {f['consumer_peak_rss_mb']} MB |",
         "",
-        "Where the time goes (CPU seconds per component; 2 cores give at most 2 CPU-s per wall second):",
+        "Where the time goes (CPU seconds per component; 2 cores give at most 2 CPU-s per wall second)."
+        " PostgreSQL sessions are this load's own connections (found by application_name); background"
+        " (checkpointer, WAL writer, autovacuum) is server-wide, shared with other users of the server:",
         "",
-        "| load | wall | feed | store consumer | PostgreSQL | Kafka broker | total CPU |",
-        "|---|---|---|---|---|---|---|",
+        "| load | wall | feed | store consumer | PostgreSQL sessions | PostgreSQL background | Kafka broker"
+        " | total CPU |",
+        "|---|---|---|---|---|---|---|---|",
         _cpu_row("producer alone", results["producer_alone"], n),
         _cpu_row("consumer alone", results["consumer_alone"], n),
         _cpu_row("end-to-end", results["end_to_end"], n),

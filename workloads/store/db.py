@@ -34,7 +34,8 @@ class StoreTarget:
 
 
 def connect(target: StoreTarget, *, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
-    conn = psycopg.connect(target.dsn, autocommit=True, application_name="cverag-store")
+    name = os.environ.get("PGAPPNAME", "cverag-store")  # libpq's variable; tells sessions apart
+    conn = psycopg.connect(target.dsn, autocommit=True, application_name=name)
     conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(target.schema)))
     conn.execute("SET TIME ZONE 'UTC'")
     conn.autocommit = autocommit

@@ -95,4 +95,6 @@ class ConsumeSettings:
             "topic": self.topic,
             "group": self.group_id,
             "dlq": self.dlq_topic,
+            "batch_size": self.batch_size,
+            "writers": self.writers,
         }
