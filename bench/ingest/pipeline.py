@@ -25,6 +25,7 @@ from .accounting import Finished, ProcessGroupCpu, cpu_seconds, peak_rss_mb, rea
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.2
+BACKGROUND = {"checkpointer", "background writer", "walwriter", "autovacuum launcher", "autovacuum worker"}
 
 
 @dataclass
@@ -66,7 +67,7 @@ def _backends(monitor: psycopg.Connection[Any], application: str) -> tuple[list[
     (checkpointer, WAL writer, autovacuum: shared with anything else using the server)."""
     rows = monitor.execute("SELECT pid, application_name, backend_type FROM pg_stat_activity").fetchall()
     mine = [int(pid) for pid, app, _ in rows if app == application]
-    return mine, [int(pid) for pid, _, kind in rows if kind != "client backend"]
+    return mine, [int(pid) for pid, _, kind in rows if kind in BACKGROUND]
 
 
 def _summary(finished: Finished | None) -> dict[str, Any]:

@@ -66,6 +66,23 @@ def _cpu_row(name: str, phase: Phase, n: int) -> str:
     return f"| {name} | {phase.wall_s:.1f} s | {cells} | {sum(parts.values()):.1f} s |"
 
 
+def _reading(phase: Phase, n: int) -> str:
+    """What the CPU accounting implies for the target on a machine of its own."""
+    parts = {
+        "the feed": phase.producer.cpu_s if phase.producer else 0.0,
+        "the store consumer (Python)": phase.consumer.cpu_s if phase.consumer else 0.0,
+        "PostgreSQL (sessions + background)": phase.postgres_cpu_s + phase.postgres_background_cpu_s,
+        "the Kafka broker": phase.broker_cpu_s,
+    }
+    total = sum(parts.values())
+    largest = max(parts, key=lambda k: parts[k])
+    return (
+        f"Reading: the end-to-end load used {total:.0f} CPU-seconds ({total / n * 1e6:.0f} µs per record), so even"
+        f" with both cores to itself it needs at least {total / 2:.0f} s; the largest share is {largest}"
+        f" ({parts[largest]:.0f} s).  Wall time above that is other work on the shared machine."
+    )
+
+
 def render(results: dict[str, Any]) -> list[str]:
     f = figures(results)
     n = results["records"]
@@ -108,6 +125,8 @@ def render(results: dict[str, Any]) -> list[str]:
         "",
         f"Inside the store consumer (alone): decoding + normalising {consumer.get('decode_seconds', 0):.1f} s "
         f"on the main thread, waiting for the writer thread (PostgreSQL-bound) {consumer.get('wait_seconds', 0):.1f} s.",
+        "",
+        _reading(results["end_to_end"], n),
         "",
         *DESIGN_NOTES,
     ]
