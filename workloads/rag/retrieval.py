@@ -27,7 +27,7 @@ from psycopg_pool import ConnectionPool
 
 from workloads.index.backends import BackendError
 from workloads.index.documents import cve_of
-from workloads.rag import conditions
+from workloads.rag import conditions, lexical
 from workloads.rag.entities import GENERIC, Entities, NameCatalog
 from workloads.rag.understand import Filters, cve_ids, filters_from_question
 from workloads.rag.vectors import VectorSearch
@@ -85,6 +85,7 @@ class Retriever:
         self.vectors = vectors
         self.catalog = catalog
         self.candidates = candidates
+        self.common = lexical.CommonLexemes(pool)
         self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="retrieve")
 
     def plan(self, query: str, explicit: Filters, mode: Mode = "hybrid") -> Plan:
@@ -131,21 +132,7 @@ class Retriever:
         if not words:
             return []
         where, params = conditions.where(filters)
-        # Ranked by how many of the question's terms a record contains, then by cover density:
-        # ts_rank_cd alone has no notion of rarity, so "authentication bypass" everywhere would
-        # outrank the one record that also names the product.
-        statement = sql.SQL(
-            "WITH t AS (SELECT array_agg(plainto_tsquery('english', w)) FILTER"
-            " (WHERE plainto_tsquery('english', w)::text <> '') AS terms FROM unnest(%s::text[]) w),"
-            " q AS (SELECT terms, array_to_string(ARRAY(SELECT '(' || x::text || ')' FROM unnest(terms) x),"
-            " ' | ')::tsquery AS q FROM t WHERE terms IS NOT NULL)"
-            " SELECT c.cve_id FROM q, cves c LEFT JOIN kev_catalog k ON k.cve_id = c.cve_id"
-            " WHERE c.search @@ q.q AND {where}"
-            " ORDER BY (SELECT count(*) FROM unnest(q.terms) x WHERE c.search @@ x) DESC,"
-            " ts_rank_cd(c.search, q.q) DESC, c.date_published DESC NULLS LAST LIMIT %s"
-        ).format(where=where)
-        with self.pool.connection() as conn:
-            return [str(r[0]) for r in conn.execute(statement, [words, *params, n]).fetchall()]
+        return lexical.candidates(self.pool, words, self.common.distinctive(words), where, params, n)
 
     def _named(self, entities: Entities, filters: Filters, n: int) -> list[str]:
         where, params = conditions.where(filters)
