@@ -66,9 +66,11 @@ def rwx_class(kube: client.ApiClient) -> Iterator[str]:
 
 @pytest.fixture
 def cert_manager(kube: client.ApiClient) -> Iterator[None]:
-    install_crds(kube, [CERT_MANAGER_CRD])
-    yield
-    client.ApiextensionsV1Api(kube).delete_custom_resource_definition("certificates.cert-manager.io")
+    """cert-manager's Certificate CRD, held under the cross-session lock on optional CRDs."""
+    with helpers.optional_crds(exclusive=True):
+        install_crds(kube, [CERT_MANAGER_CRD])
+        yield
+        client.ApiextensionsV1Api(kube).delete_custom_resource_definition("certificates.cert-manager.io")
 
 
 @pytest.mark.cluster
