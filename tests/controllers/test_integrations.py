@@ -1,5 +1,5 @@
-"""Optional integrations, with their CRDs installed for the module: Strimzi KafkaTopics instead
-of the admin API, and a KEDA ScaledObject instead of the HPA."""
+"""Optional integrations, each test with its CRD installed under a cross-session lock:
+Strimzi KafkaTopics instead of the admin API, and a KEDA ScaledObject instead of the HPA."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.cluster]
 CRDS = Path(__file__).with_name("crds")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def strimzi(kube: client.ApiClient) -> Iterator[None]:
     yield from _installed(kube, "strimzi-kafkatopic.yaml", "kafkatopics.kafka.strimzi.io")
 
