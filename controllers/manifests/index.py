@@ -68,6 +68,7 @@ def index_env(index: CveIndex, threads: int) -> list[Manifest]:
             *env("CVERAG_PINECONE_CLOUD", pc.cloud),
             *env("CVERAG_PINECONE_REGION", pc.region),
             *env("CVERAG_PINECONE_HOST", pc.host),
+            *env("CVERAG_INDEX_METRIC", pc.metric),
         ]
     else:
         out += env("CVERAG_INDEX_TABLE", spec.backend.pgvector.table)

@@ -214,3 +214,18 @@ def test_command_line_sync_prints_a_summary(store: StoreTarget, records: list[di
         ("summary", 3, True),
         ("summary", 0, True),
     ]
+
+
+@pytest.mark.parametrize("metric", ["dotproduct", "euclidean"])
+def test_sync_follows_a_pinecone_index_created_with_another_metric(
+    store: StoreTarget, records: list[dict[str, Any]], local_embedder: LocalEmbedder, metric: str
+) -> None:
+    """The operator creates Pinecone indexes with the CveIndex's metric and passes it on
+    (CVERAG_INDEX_METRIC); the sync must accept that index rather than insist on cosine."""
+    write(store, records)
+    with FakePinecone() as fake:
+        backend = PineconeBackend(PineconeConfig("cve-metric", fake.api_key, control_host=fake.control_url))
+        backend.ensure(local_embedder.dimension, metric)  # type: ignore[arg-type]  # as the operator does
+        sync = IndexSync(store, "pinecone:cve-metric/", local_embedder, backend, 4, metric)  # type: ignore[arg-type]
+        report = sync.run_once()
+        assert report.embedded == len(records) and backend.count() == len(records)

@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         create_embedder(settings.embedding),
         open_backend(settings),
         settings.batch_size,
+        settings.metric,
     )
     try:
         if args.rebuild:

@@ -6,6 +6,8 @@ Variables (the operator sets them on the sync Deployment and on the RAG API):
   the store the index follows.  The pgvector table and the ledger live in that schema.
 * ``CVERAG_INDEX_BACKEND``: ``pgvector`` (default) or ``pinecone``.
 * ``CVERAG_INDEX_TABLE``: the pgvector table (default ``cve_embeddings``).
+* ``CVERAG_INDEX_METRIC``: ``cosine`` (default), ``dotproduct`` or ``euclidean``; must match
+  the metric the index was created with (the operator passes the CveIndex's Pinecone metric).
 * ``CVERAG_PINECONE_API_KEY`` (from a Secret), ``CVERAG_PINECONE_INDEX`` (default
   ``cverag``), ``CVERAG_PINECONE_NAMESPACE``, ``CVERAG_PINECONE_CLOUD`` / ``_REGION``
   (serverless placement) and ``CVERAG_PINECONE_HOST`` (a non-default control plane).
@@ -22,7 +24,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from workloads.index.backends import VectorBackend
+from workloads.index.backends import Metric, VectorBackend, check_metric
 from workloads.index.embedding import EmbeddingConfig, config_from_env
 from workloads.store.db import StoreTarget
 
@@ -34,6 +36,7 @@ class IndexSettings:
     store: StoreTarget
     backend: str = "pgvector"
     table: str = "cve_embeddings"
+    metric: Metric = "cosine"
     pinecone_index: str = "cverag"
     pinecone_namespace: str = ""
     pinecone_api_key: str = field(default="", repr=False)
@@ -65,6 +68,7 @@ class IndexSettings:
             "store": StoreTarget(env.get("CVERAG_PG_DSN", ""), env.get("CVERAG_PG_SCHEMA", "cverag")),
             "backend": env.get("CVERAG_INDEX_BACKEND", "pgvector"),
             "table": env.get("CVERAG_INDEX_TABLE", "cve_embeddings"),
+            "metric": check_metric(env.get("CVERAG_INDEX_METRIC", "cosine")),
             "pinecone_index": env.get("CVERAG_PINECONE_INDEX", "cverag"),
             "pinecone_namespace": env.get("CVERAG_PINECONE_NAMESPACE", ""),
             "pinecone_api_key": env.get("CVERAG_PINECONE_API_KEY", ""),

@@ -22,7 +22,7 @@ from typing import Any
 
 from psycopg import sql
 
-from workloads.index.backends import VectorBackend
+from workloads.index.backends import Metric, VectorBackend
 from workloads.index.documents import ROW_COLUMNS, CveDocument, CveRow, build, chunk_ids
 from workloads.index.embedding import Embedder
 from workloads.index.ledger import Ledger
@@ -64,8 +64,10 @@ class IndexSync:
         embedder: Embedder,
         backend: VectorBackend,
         batch_size: int = 64,
+        metric: Metric = "cosine",
     ) -> None:
         self.target = target
+        self.metric = metric
         self.embedder = embedder
         self.backend = backend
         self.batch_size = batch_size
@@ -76,7 +78,7 @@ class IndexSync:
 
     def prepare(self) -> None:
         self.ledger.ensure()
-        self.backend.ensure(self.embedder.dimension, "cosine")
+        self.backend.ensure(self.embedder.dimension, self.metric)
 
     def run_once(
         self,
