@@ -146,7 +146,6 @@ def index(dsn: str, limit: int) -> None:
 
 
 def serve(env: dict[str, str], port: int) -> str:
-    _API.stop()
     say("== 4/4 RAG API")
     log = _API.log("rag")
     server = proc.spawn(
@@ -209,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         ingest(env, args.online)
     index(pg.dsn, args.index_limit)
+    _API.stop()  # a previous demo's API, so its port is free again
     port = args.port or (8000 if not proc.port_open(8000) else proc.free_port())
     url = serve(env, port)
     ask(url)
