@@ -13,12 +13,16 @@ of bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import sys
 from pathlib import Path
 from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
 from tests.infra import kafka, postgres, proc
 from tests.store.conftest import drop_schema
@@ -50,6 +54,14 @@ def fresh_store(services: Services) -> StoreTarget:
     return target
 
 
+def delete_topics(bootstrap: str, topics: list[str]) -> None:
+    """The benchmark's topics hold ~1.2 GB each; leave nothing behind."""
+    if topics:
+        for future in AdminClient({"bootstrap.servers": bootstrap}).delete_topics(topics).values():
+            with contextlib.suppress(KafkaException):
+                future.result(60)
+
+
 def main() -> int:
     args = arguments()
     kafka_info, _ = kafka.ensure_running()
@@ -65,9 +77,11 @@ def main() -> int:
         file=sys.stderr,
     )
     schemas: list[StoreTarget] = []
+    topics: list[str] = []
     results: dict[str, Any] = {"records": args.records, "bytes": size, "partitions": args.partitions}
     try:
         topic = create_topic(services.bootstrap, args.partitions)
+        topics += [topic, f"{topic}.dlq"]
         alone = fresh_store(services)
         schemas.append(alone)
         common = {"batch_size": args.batch_size, "logs": work}
@@ -80,6 +94,7 @@ def main() -> int:
         together = fresh_store(services)
         schemas.append(together)
         topic2 = create_topic(services.bootstrap, args.partitions)
+        topics += [topic2, f"{topic2}.dlq"]
         results["end_to_end"] = run_phase(
             services, together, topic2, args.records, dataset=data, consume=True, **common
         )
@@ -95,6 +110,7 @@ def main() -> int:
         if not args.keep:
             for target in schemas:
                 drop_schema(services.dsn, target.schema)
+            delete_topics(services.bootstrap, topics)
     lines = report.render(results)
     print("\n".join(lines))
     print(json.dumps({"event": "summary", **report.figures(results)}))
