@@ -33,3 +33,6 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.posting.level = logging.WARNING
     settings.networking.error_backoffs = [5, 10, 30, 60]
     settings.batching.error_delays = [5, 10, 30, 60]
+    # A timer caught mid-run by a deletion cannot be interrupted (handlers run in threads);
+    # kopf then re-checks before releasing the finalizer, by default only after 60 s.
+    settings.background.cancellation_polling = 3
