@@ -83,6 +83,7 @@ def step(feed: CveFeed, owner: Mapping[str, Any], topics_ready: bool, now: datet
     if running:
         job = running[0]
         out.status["activeJob"] = job["metadata"]["name"]
+        out.status["failedAttempts"] = len(_failures(jobs, release_of(job))) or None
         message = f"Job {job['metadata']['name']} is publishing release {release_of(job)}"
         return _synced(out, False, "SyncJobRunning", message)
     if feed.spec.suspend:
@@ -103,6 +104,12 @@ def _account(jobs: list[Job], last: str | None, pending: list[str]) -> tuple[str
     while pending and pending[0] in complete:
         last, pending, done = pending[0], pending[1:], True
     return last, pending, done
+
+
+def _failures(jobs: list[Job], release: str) -> list[Job]:
+    """The release's Failed Jobs, oldest attempt first."""
+    failed = (j for j in jobs if release_of(j) == release and children.condition(j, "Failed"))
+    return sorted(failed, key=attempt_of)
 
 
 def _finished(job: Job) -> bool:
@@ -156,9 +163,7 @@ def _start(
     now: datetime,
 ) -> SyncStep:
     """Create the Job for ``release`` (next attempt after failures, once the backoff has passed)."""
-    failed = sorted(
-        (j for j in jobs if release_of(j) == release and children.condition(j, "Failed")), key=attempt_of
-    )
+    failed = _failures(jobs, release)
     attempt = attempt_of(failed[-1]) + 1 if failed else 0
     if failed:
         out.status["failedAttempts"] = len(failed)

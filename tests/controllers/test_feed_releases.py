@@ -157,6 +157,17 @@ def test_a_failed_job_is_retried_with_backoff_and_shown(
 
     retry = job_for(kube, ns, baseline, attempt="1")
     assert retry["metadata"]["name"] == first["metadata"]["name"] + "-1"
+    helpers.wait_for(
+        kube,
+        ns,
+        "cvefeeds",
+        FEED,
+        lambda o: (
+            o["status"].get("activeJob") == retry["metadata"]["name"]
+            and o["status"].get("failedAttempts") == 1
+        ),
+        "the retry running, the failure still counted",
+    )
     assert run_and_complete(kube, ns, retry)["published"] == 20
     feed = wait_cursor(kube, ns, baseline, 20)
     helpers.wait_condition(kube, ns, "cvefeeds", FEED, "Ready", "True")
