@@ -114,3 +114,13 @@ def test_versioning_cronjobs_follow_the_spec() -> None:
     assert command[-4:] == ["--keep", "3", "--retain-days", "30"]
     snapshots = snapshot_cronjob(store(versioning={"snapshotSchedule": "@daily"}))
     assert snapshots is not None and snapshots["spec"]["schedule"] == "@daily"
+
+
+def test_an_nvd_feed_syncs_one_window_from_its_cursor_to_now() -> None:
+    nvd = {**FEED["spec"], "source": {"nvd": {"url": "http://nvd.invalid/rest/json/cves/2.0"}}}
+    feed = CveFeed.from_body({**FEED, "spec": {**nvd, "since": "2024-01-01T00:00:00Z"}})
+    (first,) = dataplane.pending_releases(feed, None, None, None)  # many 120-day windows, one Job
+    assert first.startswith("nvd:2024-01-01T00:00:00/")
+    synced = "nvd:2024-01-01T00:00:00/2025-01-01T00:00:00"
+    (second,) = dataplane.pending_releases(feed, synced, None, None)
+    assert second.startswith("nvd:2025-01-01T00:00:00/")  # resumes where the last window ended
