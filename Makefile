@@ -59,6 +59,11 @@ infra-status: venv
 demo: venv
 	$(PY) -m tests.infra.demo $(DEMO_ARGS)
 
-bench: venv
+# Each benchmark prints its figures beside a same-run baseline and updates bench/RESULTS.md.
+# retrieval and ask read the store that `make demo` fills, so the demo runs first.
+bench: demo
 	$(PY) -m bench.ingest
 	$(PY) -m bench.embedding
+	$(PY) -m bench.index_sync
+	$(PY) -m bench.retrieval
+	$(PY) -m bench.ask
