@@ -99,7 +99,8 @@ def topic(ns: str, kube: client.ApiClient, kafka: Any, unique: str) -> Iterator[
     name = f"cve.records.{unique}"
     yield name
     helpers.delete_all_cverag(kube, ns)
-    futures = AdminClient({"bootstrap.servers": kafka.bootstrap}).delete_topics([name, f"{name}.dlq"])
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})  # kept alive until the futures resolve
+    futures = admin.delete_topics([name, f"{name}.dlq"])
     for future in futures.values():
         with contextlib.suppress(KafkaException, TimeoutError):
             future.result(30)
