@@ -95,12 +95,14 @@ def unique() -> str:
 @pytest.fixture
 def topic(ns: str, kube: client.ApiClient, kafka: Any, unique: str) -> Iterator[str]:
     """A fresh topic name; after the test the namespace's cverag resources go first (so nothing
-    recreates the topic), then the topic and its dead-letter topic are deleted from Kafka."""
+    recreates the topic), then the topic, its dead-letter topic and the test store's consumer
+    group are deleted from Kafka."""
     name = f"cve.records.{unique}"
     yield name
     helpers.delete_all_cverag(kube, ns)
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap})  # kept alive until the futures resolve
-    futures = admin.delete_topics([name, f"{name}.dlq"])
+    futures = {**admin.delete_topics([name, f"{name}.dlq"])}
+    futures.update(admin.delete_consumer_groups([f"cverag-store-{ns}-{flows.STORE}"]))  # a test store's
     for future in futures.values():
         with contextlib.suppress(KafkaException, TimeoutError):
             future.result(30)
