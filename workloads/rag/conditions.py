@@ -9,7 +9,6 @@ date bounds there are widened to whole years and the final SQL read applies them
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -17,49 +16,13 @@ from psycopg import sql
 
 from workloads.rag.understand import Filters
 from workloads.store import fields
-
-SEVERITIES = fields.SEVERITY_ORDER
-
-
-def severities_at_least(minimum: str) -> list[str]:
-    wanted = minimum.strip().upper()
-    if wanted not in SEVERITIES:
-        raise ValueError(f"unknown severity {minimum!r}; one of {', '.join(SEVERITIES)}")
-    return list(SEVERITIES[SEVERITIES.index(wanted) :])
-
-
-def cwe_id(value: str) -> str:
-    digits = re.sub(r"(?i)^cwe-", "", value.strip())
-    if not digits.isdigit():
-        raise ValueError(f"not a CWE id: {value!r} (expected CWE-<number>)")
-    return f"CWE-{digits}"
+from workloads.store.search import cwe_id, filter_conditions, severities_at_least
 
 
 def sql_conditions(f: Filters) -> tuple[list[sql.Composable], list[Any]]:
-    conds: list[sql.Composable] = [sql.SQL("c.state <> 'REJECTED'")]
-    params: list[Any] = []
-
-    def add(clause: str, *values: Any) -> None:
-        conds.append(sql.SQL(clause))
-        params.extend(values)
-
-    if f.vendor:
-        add("c.vendors @> ARRAY[%s]::text[]", fields.lowered(f.vendor))
-    if f.product:
-        add("c.products @> ARRAY[%s]::text[]", fields.lowered(f.product))
-    if f.min_severity:
-        add("c.base_severity = ANY(%s)", severities_at_least(f.min_severity))
-    if f.min_score is not None:
-        add("c.base_score >= %s", f.min_score)
-    if f.cwe:
-        add("c.cwe_ids @> ARRAY[%s]::text[]", cwe_id(f.cwe))
-    if f.kev is not None:
-        add(("" if f.kev else "NOT ") + "(c.kev_date_added IS NOT NULL OR k.cve_id IS NOT NULL)")
-    if f.published_from:
-        add("c.date_published >= %s", f.published_from)
-    if f.published_to:
-        add("c.date_published < %s", f.published_to)
-    return conds, params
+    """The store's own filter conditions, over current (not REJECTED) records only."""
+    conds, params = filter_conditions(f)
+    return [sql.SQL("c.state <> 'REJECTED'"), *conds], params
 
 
 def where(f: Filters) -> tuple[sql.Composable, list[Any]]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from psycopg import sql
 
@@ -38,19 +38,44 @@ class SearchFilters:
     offset: int = 0
 
 
-def _cwe(value: str) -> str:
+class FilterFields(Protocol):
+    """What a filter names: :class:`SearchFilters` here, the RAG API's question filters there."""
+
+    @property
+    def vendor(self) -> str | None: ...
+    @property
+    def product(self) -> str | None: ...
+    @property
+    def min_severity(self) -> str | None: ...
+    @property
+    def min_score(self) -> float | None: ...
+    @property
+    def cwe(self) -> str | None: ...
+    @property
+    def kev(self) -> bool | None: ...
+    @property
+    def published_from(self) -> date | None: ...
+    @property
+    def published_to(self) -> date | None: ...
+
+
+def cwe_id(value: str) -> str:
+    """``79``, ``cwe-79`` or ``CWE-79`` as the normaliser stores it; anything else is refused."""
     digits = re.sub(r"(?i)^cwe-", "", value.strip())
+    if not digits.isdigit():
+        raise ValueError(f"not a CWE id: {value!r} (expected CWE-<number>)")
     return f"CWE-{digits}"
 
 
-def _severities_at_least(minimum: str) -> list[str]:
+def severities_at_least(minimum: str) -> list[str]:
     wanted = minimum.strip().upper()
     if wanted not in fields.SEVERITY_ORDER:
         raise ValueError(f"unknown severity {minimum!r}; one of {', '.join(fields.SEVERITY_ORDER)}")
     return list(fields.SEVERITY_ORDER[fields.SEVERITY_ORDER.index(wanted) :])
 
 
-def _conditions(text: str | None, f: SearchFilters) -> tuple[list[sql.Composable], list[Any]]:
+def filter_conditions(f: FilterFields) -> tuple[list[sql.Composable], list[Any]]:
+    """SQL conditions over ``cves c`` (KEV catalog joined as ``k``) and their parameters."""
     conds: list[sql.Composable] = []
     params: list[Any] = []
 
@@ -58,26 +83,33 @@ def _conditions(text: str | None, f: SearchFilters) -> tuple[list[sql.Composable
         conds.append(sql.SQL(clause))
         params.extend(values)
 
-    if text:
-        add("c.search @@ websearch_to_tsquery('english', %s)", text)
     if f.vendor:
         add("c.vendors @> ARRAY[%s]::text[]", fields.lowered(f.vendor))
     if f.product:
         add("c.products @> ARRAY[%s]::text[]", fields.lowered(f.product))
     if f.cwe:
-        add("c.cwe_ids @> ARRAY[%s]::text[]", _cwe(f.cwe))
+        add("c.cwe_ids @> ARRAY[%s]::text[]", cwe_id(f.cwe))
     if f.min_score is not None:
         add("c.base_score >= %s", f.min_score)
     if f.min_severity:
-        add("c.base_severity = ANY(%s)", _severities_at_least(f.min_severity))
+        add("c.base_severity = ANY(%s)", severities_at_least(f.min_severity))
     if f.kev is not None:
         add(("" if f.kev else "NOT ") + "(c.kev_date_added IS NOT NULL OR k.cve_id IS NOT NULL)")
     if f.published_from:
         add("c.date_published >= %s", f.published_from)
     if f.published_to:
         add("c.date_published < %s", f.published_to)
+    return conds, params
+
+
+def _conditions(text: str | None, f: SearchFilters) -> tuple[list[sql.Composable], list[Any]]:
+    conds, params = filter_conditions(f)
+    if text:
+        conds.insert(0, sql.SQL("c.search @@ websearch_to_tsquery('english', %s)"))
+        params.insert(0, text)
     if f.state:
-        add("c.state = %s", f.state.upper())
+        conds.append(sql.SQL("c.state = %s"))
+        params.append(f.state.upper())
     return conds, params
 
 
