@@ -142,13 +142,18 @@ def _server_processes() -> list[int]:
 
     PostgreSQL moves every process it forks into its data directory and each one calls setsid(),
     so neither process groups nor parent pids find the backends of a postmaster killed with -9;
-    the executable together with the working directory does (Linux ``/proc``; zombies have none).
+    the executable's name together with the working directory does (Linux ``/proc``; zombies
+    have none).  The name, not the full path: another checkout's venv may have started the
+    server that shares this state directory.
     """
-    binary, data = os.path.realpath(_bin() / "postgres"), os.path.realpath(_cluster() / "data")
+    data = os.path.realpath(_cluster() / "data")
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError):
-            if os.readlink(entry / "exe") == binary and os.readlink(entry / "cwd") == data:
+            if (
+                os.path.basename(os.readlink(entry / "exe")) == "postgres"
+                and os.readlink(entry / "cwd") == data
+            ):
                 found.append(int(entry.name))
     return found
 
