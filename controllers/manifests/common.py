@@ -64,6 +64,16 @@ TMP_VOLUME: Manifest = {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}
 TMP_MOUNT: Manifest = {"name": "tmp", "mountPath": "/tmp"}
 
 
+def service_account(name: str, namespace: str, labels_: dict[str, str]) -> Manifest:
+    """A pod identity without an API token: the data plane never calls Kubernetes."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(name, namespace, labels_),
+        "automountServiceAccountToken": False,
+    }
+
+
 def resources(spec: Resources) -> Manifest:
     return spec.model_dump(exclude_none=True)
 

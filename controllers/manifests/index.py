@@ -17,6 +17,7 @@ import re
 from controllers.api.common import Resources
 from controllers.api.index import CveIndex
 from controllers.api.store import CveStore
+from controllers.manifests import common
 from controllers.manifests.common import (
     Manifest,
     child_name,
@@ -113,15 +114,9 @@ def service_account_name(index: CveIndex) -> str:
 
 def service_account(index: CveIndex) -> Manifest:
     """The sync pods' own identity, with no API token: the data plane never calls Kubernetes."""
-    meta = metadata(
+    return common.service_account(
         service_account_name(index), index.metadata.namespace, labels(KIND, index.metadata.name, "cve-index")
     )
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": meta,
-        "automountServiceAccountToken": False,
-    }
 
 
 def sync_deployment(index: CveIndex, store: CveStore) -> Manifest:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from controllers.api.index import CveIndex
 from controllers.api.rag import RagEndpoint
 from controllers.api.store import CveStore
+from controllers.manifests import common
 from controllers.manifests.common import (
     CONTAINER_SECURITY,
     POD_SECURITY,
@@ -52,13 +53,9 @@ def service_account_name(rag: RagEndpoint) -> str:
 
 def service_account(rag: RagEndpoint) -> Manifest:
     """The endpoint's pods' identity, with no API token: neither the API nor the LLM calls Kubernetes."""
-    meta = metadata(service_account_name(rag), rag.metadata.namespace, labels(KIND, rag.metadata.name, API))
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": meta,
-        "automountServiceAccountToken": False,
-    }
+    return common.service_account(
+        service_account_name(rag), rag.metadata.namespace, labels(KIND, rag.metadata.name, API)
+    )
 
 
 def api_env(rag: RagEndpoint, index: CveIndex, store: CveStore) -> list[Manifest]:

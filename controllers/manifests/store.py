@@ -15,6 +15,7 @@ import os
 from controllers.api.common import SecretKeyRef
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
+from controllers.manifests import common
 from controllers.manifests.common import (
     CONTAINER_SECURITY,
     POD_SECURITY,
@@ -111,14 +112,9 @@ def pod_spec(store: CveStore, main: Manifest, restart: str) -> Manifest:
 
 
 def service_account(store: CveStore) -> Manifest:
-    name = service_account_name(store)
-    meta = metadata(name, store.metadata.namespace, labels(KIND, store.metadata.name, "cve-store"))
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": meta,
-        "automountServiceAccountToken": False,
-    }
+    return common.service_account(
+        service_account_name(store), store.metadata.namespace, labels(KIND, store.metadata.name, "cve-store")
+    )
 
 
 def migration_job(store: CveStore, feed: CveFeed) -> Manifest:
