@@ -15,10 +15,10 @@ from datetime import datetime
 
 from controllers.api.index import CveIndex
 from workloads.index.backends import BackendError, IndexShapeMismatch, VectorBackend
-from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
+from workloads.index.backends.pgvector_table import PgVectorBackend
 from workloads.index.embedding.minilm import MODEL_NAME as LOCAL_MODEL
 from workloads.index.ledger import Ledger
-from workloads.index.settings import IndexSettings
+from workloads.index.settings import IndexSettings, open_backend
 from workloads.store.db import StoreTarget, connect
 
 __all__ = [
@@ -74,34 +74,13 @@ def settings(index: CveIndex, conninfo: str, schema: str, api_key: str) -> Index
         pinecone_cloud=pc.cloud if pc else "aws",
         pinecone_region=pc.region if pc else "us-east-1",
         pinecone_host=pc.host if pc else None,
+        hnsw_m=spec.backend.pgvector.m,
+        hnsw_ef_construction=spec.backend.pgvector.ef_construction,
     )
 
 
-def _backend(index: CveIndex, found: IndexSettings) -> VectorBackend:
-    if found.backend == "pinecone":
-        from workloads.index.backends.pinecone_index import PineconeBackend, PineconeConfig
-
-        return PineconeBackend(
-            PineconeConfig(
-                index_name=found.pinecone_index,
-                api_key=found.pinecone_api_key,
-                namespace=found.pinecone_namespace,
-                cloud=found.pinecone_cloud,
-                region=found.pinecone_region,
-                control_host=found.pinecone_host,
-                ready_timeout=60,
-            )
-        )
-    pg = index.spec.backend.pgvector
-    return PgVectorBackend(
-        PgVectorConfig(
-            dsn=found.store.dsn,
-            schema=found.store.schema,
-            table=pg.table,
-            hnsw_m=pg.m,
-            hnsw_ef_construction=pg.ef_construction,
-        )
-    )
+def _backend(found: IndexSettings) -> VectorBackend:
+    return open_backend(found, ready_timeout=60)
 
 
 def _close(backend: VectorBackend) -> None:
@@ -112,7 +91,7 @@ def _close(backend: VectorBackend) -> None:
 def ensure(index: CveIndex, found: IndexSettings) -> None:
     """Create the vector index and the ledger if missing; IndexShapeMismatch if its shape differs."""
     metric = index.spec.backend.pinecone.metric if index.spec.backend.pinecone else "cosine"
-    backend = _backend(index, found)
+    backend = _backend(found)
     try:
         backend.ensure(index.spec.embedding.dimension, metric)
     finally:
@@ -134,7 +113,7 @@ class IndexFacts:
 
 def facts(index: CveIndex, found: IndexSettings) -> IndexFacts:
     """Vectors in the backend; the ledger's cursor, the ingest time it stands for, versions after it."""
-    backend = _backend(index, found)
+    backend = _backend(found)
     try:
         vectors = backend.count()
     finally:
@@ -160,7 +139,7 @@ def drop(index: CveIndex, found: IndexSettings) -> None:
     A Pinecone index with a namespace may be shared by other stores (that is what namespaces
     are for), so only the namespace's vectors are deleted; without one, the whole index goes.
     """
-    backend = _backend(index, found)
+    backend = _backend(found)
     try:
         if found.backend == "pinecone" and found.pinecone_namespace:
             _delete_namespace(backend)

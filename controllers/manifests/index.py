@@ -72,7 +72,11 @@ def index_env(index: CveIndex, threads: int) -> list[Manifest]:
             *env("CVERAG_INDEX_METRIC", pc.metric),
         ]
     else:
-        out += env("CVERAG_INDEX_TABLE", spec.backend.pgvector.table)
+        out += [
+            *env("CVERAG_INDEX_TABLE", spec.backend.pgvector.table),
+            *env("CVERAG_INDEX_HNSW_M", spec.backend.pgvector.m),
+            *env("CVERAG_INDEX_HNSW_EF_CONSTRUCTION", spec.backend.pgvector.ef_construction),
+        ]
     token_var = {"huggingface": "CVERAG_HF_TOKEN", "tei": "CVERAG_TEI_TOKEN"}.get(emb.provider)
     out += [
         *env("CVERAG_EMBEDDING_PROVIDER", emb.provider),

@@ -6,6 +6,8 @@ Variables (the operator sets them on the sync Deployment and on the RAG API):
   the store the index follows.  The pgvector table and the ledger live in that schema.
 * ``CVERAG_INDEX_BACKEND``: ``pgvector`` (default) or ``pinecone``.
 * ``CVERAG_INDEX_TABLE``: the pgvector table (default ``cve_embeddings``).
+* ``CVERAG_INDEX_HNSW_M`` / ``CVERAG_INDEX_HNSW_EF_CONSTRUCTION``: HNSW parameters of a
+  pgvector index this workload creates (defaults 16 / 64; the operator passes the CveIndex's).
 * ``CVERAG_INDEX_METRIC``: ``cosine`` (default), ``dotproduct`` or ``euclidean``; must match
   the metric the index was created with (the operator passes the CveIndex's Pinecone metric).
 * ``CVERAG_PINECONE_API_KEY`` (from a Secret), ``CVERAG_PINECONE_INDEX`` (default
@@ -37,6 +39,8 @@ class IndexSettings:
     backend: str = "pgvector"
     table: str = "cve_embeddings"
     metric: Metric = "cosine"
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
     pinecone_index: str = "cverag"
     pinecone_namespace: str = ""
     pinecone_api_key: str = field(default="", repr=False)
@@ -69,6 +73,8 @@ class IndexSettings:
             "backend": env.get("CVERAG_INDEX_BACKEND", "pgvector"),
             "table": env.get("CVERAG_INDEX_TABLE", "cve_embeddings"),
             "metric": check_metric(env.get("CVERAG_INDEX_METRIC", "cosine")),
+            "hnsw_m": int(env.get("CVERAG_INDEX_HNSW_M", "16")),
+            "hnsw_ef_construction": int(env.get("CVERAG_INDEX_HNSW_EF_CONSTRUCTION", "64")),
             "pinecone_index": env.get("CVERAG_PINECONE_INDEX", "cverag"),
             "pinecone_namespace": env.get("CVERAG_PINECONE_NAMESPACE", ""),
             "pinecone_api_key": env.get("CVERAG_PINECONE_API_KEY", ""),
@@ -82,8 +88,9 @@ class IndexSettings:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def open_backend(settings: IndexSettings) -> VectorBackend:
-    """The configured backend (not yet ``ensure``d)."""
+def open_backend(settings: IndexSettings, ready_timeout: int = 300) -> VectorBackend:
+    """The configured backend (not yet ``ensure``d); ``ready_timeout`` bounds the wait for a
+    new Pinecone index to become ready."""
     if settings.backend == "pinecone":
         from workloads.index.backends.pinecone_index import PineconeBackend, PineconeConfig
 
@@ -95,10 +102,17 @@ def open_backend(settings: IndexSettings) -> VectorBackend:
                 cloud=settings.pinecone_cloud,
                 region=settings.pinecone_region,
                 control_host=settings.pinecone_host,
+                ready_timeout=ready_timeout,
             )
         )
     from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
 
     return PgVectorBackend(
-        PgVectorConfig(dsn=settings.store.dsn, schema=settings.store.schema, table=settings.table)
+        PgVectorConfig(
+            dsn=settings.store.dsn,
+            schema=settings.store.schema,
+            table=settings.table,
+            hnsw_m=settings.hnsw_m,
+            hnsw_ef_construction=settings.hnsw_ef_construction,
+        )
     )
