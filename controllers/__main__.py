@@ -1,8 +1,15 @@
-"""``python -m controllers``: run the operator with JSON logs, /healthz and /metrics."""
+"""``python -m controllers``: run the operator with JSON logs, /healthz and /metrics.
+
+A fatal signal prints every thread's stack (``faulthandler``), and ``SIGUSR1`` prints them
+on demand without stopping anything: an operator that has gone quiet can be asked where
+each handler thread waits (``kill -USR1 <pid>``) before anyone restarts it.
+"""
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 
 import kopf
 
@@ -10,6 +17,8 @@ import controllers.main  # noqa: F401  (registers the handlers)
 
 
 def main() -> None:
+    faulthandler.enable(all_threads=True)
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=os.environ.get("CVERAG_VERBOSE") == "1")
     kopf.run(
         clusterwide=os.environ.get("CVERAG_NAMESPACE") is None,

@@ -9,7 +9,7 @@ disagree about what "the next release" or "the schema version" is.  Nothing else
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -79,6 +79,7 @@ class StoreFacts:
     records: int | None = None
     versions: int | None = None
     last_ingest: datetime | None = None
+    positions: dict[int, int] = field(default_factory=dict)  # partition -> next offset consumed
 
 
 def expected_schema_version() -> int:
@@ -90,14 +91,18 @@ def _target(conninfo: str, schema: str) -> StoreTarget:
     return StoreTarget(make_conninfo(conninfo, connect_timeout=10), schema)
 
 
-def store_facts(conninfo: str, schema: str, with_counts: bool) -> StoreFacts:
-    """Schema version, and the store's counts once its tables exist."""
+def store_facts(
+    conninfo: str, schema: str, with_counts: bool, consumer: tuple[str, str] | None = None
+) -> StoreFacts:
+    """Schema version, and once its tables exist the store's counts and, for ``consumer``
+    (group, topic), the positions its consumers committed with their versions."""
     target = _target(conninfo, schema)
     if not with_counts:
         return StoreFacts(schema_version(target))
     with StoreReader(target) as reader:
         stats = reader.stats()
-    return StoreFacts(stats.schema_version, stats.cves, stats.versions, stats.last_ingest_at)
+        positions = reader.positions(*consumer) if consumer else {}
+    return StoreFacts(stats.schema_version, stats.cves, stats.versions, stats.last_ingest_at, positions)
 
 
 def drop_schema(conninfo: str, schema: str) -> bool:

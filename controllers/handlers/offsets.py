@@ -2,14 +2,20 @@
 
 The records a feed has published are its topic's end offsets (retention keeps them forever by
 default, and the idempotent producer writes no transaction markers), so no pod log has to be
-read; a store's lag is the end offsets minus its consumer group's committed offsets.
+read; a store's lag is the end offsets minus the positions its consumers committed to
+PostgreSQL with their versions (``consumer_offsets``: where they resume).
+
+The group's offsets in Kafka are deliberately not asked for: they are only a courtesy copy,
+and librdkafka's admin ListConsumerGroupOffsets can crash the whole process with SIGSEGV
+when the group coordinator is still loading (a NULL consumer-group handle in its
+OffsetFetch error path; seen on a fresh broker, confluent-kafka-javascript#374).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import OffsetSpec  # type: ignore[attr-defined]
 
 from controllers.handlers.topics import TIMEOUT, admin, partitions, wait
@@ -32,14 +38,11 @@ def records(config: Mapping[str, str], topic: str) -> int:
     return sum(end_offsets(config, topic))
 
 
-def consumer_lag(config: Mapping[str, str], topic: str, group: str) -> int:
-    """Records in ``topic`` not yet committed by ``group`` (from the start where it has none)."""
+def consumer_lag(config: Mapping[str, str], topic: str, positions: Mapping[int, int]) -> int:
+    """Records in ``topic`` beyond ``positions`` (partition -> next offset; from the start where
+    a partition has none)."""
     latest = end_offsets(config, topic)
     if not latest:
         return 0
     earliest = end_offsets(config, topic, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(len(latest))])
-    future = admin(config).list_consumer_group_offsets([request], request_timeout=TIMEOUT)[group]
-    answer = wait(future, f"reading offsets of group {group}")
-    committed = {tp.partition: tp.offset for tp in answer.topic_partitions if tp.offset >= 0}
-    return sum(end - committed.get(p, earliest[p]) for p, end in enumerate(latest))
+    return sum(max(0, end - positions.get(p, earliest[p])) for p, end in enumerate(latest))

@@ -92,18 +92,20 @@ def _remove_old_migrations(store: CveStore, current: str) -> None:
 
 
 def _facts(store: CveStore, feed: CveFeed, conninfo: str, kafka: Mapping[str, str], out: Outcome) -> None:
-    """Counts from the store and lag from Kafka; each is skipped (kept as it was) if unreachable."""
+    """Counts and consumer positions from the store, lag against Kafka's end offsets; whatever
+    is unreachable is skipped (the status keeps its last value)."""
+    topic = feed.spec.kafka.topic.name
     try:
-        facts = dataplane.store_facts(conninfo, store.spec.postgres.schema_, with_counts=True)
-        out.status.update(schemaVersion=facts.schema_version, records=facts.records, versions=facts.versions)
-        if facts.last_ingest is not None:
-            out.status["lastIngestTime"] = facts.last_ingest.isoformat().replace("+00:00", "Z")
-    except psycopg.Error:
-        pass
-    with contextlib.suppress(topics.KafkaUnreachable, topics.TopicRejected):
-        out.status["consumerLag"] = offsets.consumer_lag(
-            kafka, feed.spec.kafka.topic.name, consumer_group(store)
+        facts = dataplane.store_facts(
+            conninfo, store.spec.postgres.schema_, with_counts=True, consumer=(consumer_group(store), topic)
         )
+    except psycopg.Error:
+        return
+    out.status.update(schemaVersion=facts.schema_version, records=facts.records, versions=facts.versions)
+    if facts.last_ingest is not None:
+        out.status["lastIngestTime"] = facts.last_ingest.isoformat().replace("+00:00", "Z")
+    with contextlib.suppress(topics.KafkaUnreachable, topics.TopicRejected):
+        out.status["consumerLag"] = offsets.consumer_lag(kafka, topic, facts.positions)
 
 
 def delete(body: Mapping[str, Any]) -> None:

@@ -64,6 +64,10 @@ def rbac_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     refused = runner.forbidden_since(offset)
     assert not refused, "the operator's ClusterRole lacks a permission it needed:\n" + "\n".join(refused[:5])
+    if not runner.alive():  # a crashed pod is restarted by its kubelet; here the test that saw it fails
+        state = runner.state()
+        runner.start()
+        pytest.fail(f"the operator died during this test ({state}); started it again for the next test")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -74,8 +78,10 @@ def pytest_runtest_makereport(
     report = outcome.get_result()
     runner = getattr(item, "funcargs", {}).get("operator")
     if report.failed and isinstance(runner, Operator):
+        runner.dump_stacks()  # a stalled operator shows where each thread waits
         text = runner.log_since(item.stash.get(_LOG_OFFSET, 0))
-        report.sections.append(("operator log (this test)", "\n".join(text.splitlines()[-150:])))
+        title = f"operator log (this test; operator {runner.state()})"
+        report.sections.append((title, "\n".join(text.splitlines()[-150:])))
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -107,6 +108,22 @@ class Operator:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def state(self) -> str:
+        """ "running (pid N)" or how the process ended, for failure reports."""
+        if self.process is None:
+            return "never started"
+        code = self.process.poll()
+        if code is None:
+            return f"running (pid {self.process.pid})"
+        return f"exited with code {code}" + (f" ({signal.Signals(-code).name})" if code < 0 else "")
+
+    def dump_stacks(self) -> None:
+        """Ask a running operator to print every thread's stack into its log (SIGUSR1)."""
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
 
     def log_size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0

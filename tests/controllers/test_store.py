@@ -120,6 +120,9 @@ def test_consumer_probe_and_versioning_commands_work(
     )
     consumer = deployment["spec"]["template"]["spec"]["containers"][0]
 
+    # Nothing consumed yet: the whole baseline is the backlog.
+    helpers.wait_for(kube, ns, "cvestores", STORE, lambda o: o["status"].get("consumerLag") == 25, "lag 25")
+
     probe = {**consumer, "command": consumer["readinessProbe"]["exec"]["command"]}
     assert pods.run_container(kube, ns, probe).returncode == 0  # PostgreSQL and Kafka reachable
     consumed = pods.run_container(kube, ns, consumer, ["--until-idle", "3"])

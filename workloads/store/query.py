@@ -88,6 +88,16 @@ class CveStore:
         query, params = search_query(text, SearchFilters(**filters))
         return [SearchHit(*row) for row in self.conn.execute(query, params).fetchall()]
 
+    def positions(self, group: str, topic: str) -> dict[int, int]:
+        """Per partition, the next offset ``group`` will consume from ``topic`` (only those it
+        has consumed): the offsets the store committed with its versions, where a restarted
+        consumer resumes, so lag measured from them is the store's true backlog."""
+        rows = self.conn.execute(
+            "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = %s AND topic = %s",
+            [group, topic],
+        ).fetchall()
+        return {int(partition): int(offset) for partition, offset in rows}
+
     def stats(self) -> StoreStats:
         by_state = dict(
             self.conn.execute("SELECT state, count(*) FROM cves GROUP BY state ORDER BY state").fetchall()
