@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kubernetes import client
@@ -51,7 +52,11 @@ def job_for(kube: client.ApiClient, ns: str, release: str, attempt: str = "0") -
                 return found
         return None
 
-    return eventually(probe, f"a sync Job for {release} (attempt {attempt})", attempts=360)
+    try:
+        return eventually(probe, f"a sync Job for {release} (attempt {attempt})", attempts=360)
+    except AssertionError as exc:  # the feed's conditions usually say why no Job started
+        status = (helpers.get(kube, ns, "cvefeeds", FEED) or {}).get("status")
+        raise AssertionError(f"{exc}; the feed's status: {json.dumps(status, indent=1)}") from None
 
 
 def check_pod_spec(

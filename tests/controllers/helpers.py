@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -66,13 +67,19 @@ def condition(obj: Mapping[str, Any] | None, type_: str) -> dict[str, Any] | Non
 def wait_for(
     kube: client.ApiClient, ns: str, plural: str, name: str, test: Callable[[dict[str, Any]], Any], what: str
 ) -> dict[str, Any]:
-    """The object once ``test(object)`` holds (bounded poll)."""
+    """The object once ``test(object)`` holds (bounded poll); if it never does, the failure
+    shows the object's last status, whose conditions usually say why."""
+    seen: list[dict[str, Any] | None] = [None]
 
     def probe() -> dict[str, Any] | None:
-        obj = get(kube, ns, plural, name)
+        obj = seen[0] = get(kube, ns, plural, name)
         return obj if obj is not None and test(obj) else None
 
-    return eventually(probe, f"{plural}/{name}: {what}", attempts=360)
+    try:
+        return eventually(probe, f"{plural}/{name}: {what}", attempts=360)
+    except AssertionError as exc:
+        last = (seen[0] or {}).get("status")
+        raise AssertionError(f"{exc}; its last status: {json.dumps(last, indent=1)}") from None
 
 
 def wait_condition(

@@ -143,6 +143,50 @@ def test_vllm_endpoint_on_gpu_nodes_spread_ready_with_its_index_and_serving(
     assert 1 <= len(results) <= 5 and all(r["cve_id"].startswith("CVE-") for r in results)
 
 
+@pytest.mark.cluster
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_ollama_endpoint_waits_for_a_gpu_until_its_pods_fit(
+    kube: client.ApiClient, own: str, postgres: Any, pg_schema: str, rwx_class: str
+) -> None:
+    ns = own
+    prepare_store(kube, ns, postgres.dsn, pg_schema, None)
+    helpers.create(kube, ns, "cveindexes", index_body())
+    endpoint_secrets(kube, ns, "key")
+    body = endpoint_body()
+    # Two GPUs per pod, and the GPU pool's g5.xlarge nodes have one each: nothing fits.
+    body["spec"]["llm"] = {
+        "engine": "ollama",
+        "model": "llama3:8b",
+        "gpu": {"count": 2},
+        "minReplicas": 1,
+        "maxReplicas": 1,
+        "resources": SMALL_GPU_POD,
+        "modelCache": {"size": "20Gi", "storageClassName": rwx_class},
+    }
+    helpers.create(kube, ns, "ragendpoints", body)
+
+    obj = helpers.wait_condition(kube, ns, "ragendpoints", ENDPOINT, "LLMReady", "False", "WaitingForGPU")
+    assert "nvidia.com/gpu" in helpers.condition(obj, "LLMReady")["message"]  # type: ignore[index]
+    assert helpers.condition(obj, "Ready")["status"] == "False"  # type: ignore[index]
+    assert helpers.condition(obj, "Reconciling")["status"] == "True"  # type: ignore[index]
+    assert helpers.condition(obj, "Stalled")["status"] == "False"  # type: ignore[index]
+    pod = eventually(lambda: deployment(kube, ns, "cve-qa-llm"), "the LLM Deployment")["spec"]["template"][
+        "spec"
+    ]
+    pull = pod["initContainers"][0]
+    assert pull["image"] == pod["containers"][0]["image"] and pull["image"].startswith("ollama/ollama:")
+    assert {"name": "CVERAG_MODEL", "value": "llama3:8b"} in pull["env"]
+    assert "ollama pull" in pull["command"][-1]
+    models = next(v for v in pod["volumes"] if v["name"] == "models")
+    assert models["persistentVolumeClaim"] == {"claimName": "cve-qa-llm-models"}  # pulled once, shared
+
+    helpers.patch_spec(kube, ns, "ragendpoints", ENDPOINT, {"llm": {"gpu": {"count": 1}}})
+    helpers.wait_condition(kube, ns, "ragendpoints", ENDPOINT, "LLMReady", "True")
+    llm_pods = eventually(lambda: zones_of(kube, ns, LLM_PODS, 1), "a running LLM pod")
+    assert llm_pods["gpu"] == Counter({"true": 1})
+
+
 def _check_llm_pod_spec(found: dict[str, Any] | None) -> None:
     assert found is not None
     pod = found["spec"]["template"]["spec"]
