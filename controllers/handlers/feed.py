@@ -88,7 +88,11 @@ def reconcile_topics(
         status["partitions"] = exc.actual
         return Cond(TOPIC_READY, False, "TopicShrinkRefused", str(exc)), status, config
     except topics.KafkaUnreachable as exc:
+        refused = topics.refused_credentials(config)
         topics.forget(config)
+        if refused is not None:
+            message = f"Kafka refused the credentials of spec.kafka.authSecretRef: {refused}"
+            return Cond(TOPIC_READY, False, "KafkaAuthenticationFailed", message), status, None
         return Cond(TOPIC_READY, False, "KafkaUnreachable", str(exc)), status, None
     except topics.TopicRejected as exc:
         return Cond(TOPIC_READY, False, "TopicRejected", str(exc)), status, config

@@ -9,6 +9,7 @@ administrator added by hand survive.  Counting with offsets lives in ``offsets``
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
@@ -78,26 +79,53 @@ class TopicReport:
 
 
 _CLIENTS: dict[tuple[tuple[str, str], ...], AdminClient] = {}
+_REFUSALS: dict[tuple[tuple[str, str], ...], str] = {}  # the broker's last refusal of a client's credentials
 _CLIENTS_LOCK = threading.Lock()
+
+
+def _key(config: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(config.items()))
 
 
 def admin(config: Mapping[str, str]) -> AdminClient:
     """One cached client per connection config (clients keep their broker connections).
 
     librdkafka logs every failed connection attempt; the conditions already say
-    ``KafkaUnreachable``, so only critical messages reach the operator's log.
+    ``KafkaUnreachable``, so only critical messages reach the operator's log.  A refused
+    login is not logged either: it reaches :func:`refused_credentials` through ``error_cb``.
     """
-    key = tuple(sorted(config.items()))
+    key = _key(config)
     with _CLIENTS_LOCK:
         if key not in _CLIENTS:
-            _CLIENTS[key] = AdminClient({**dict(config), "log_level": 2, "reconnect.backoff.max.ms": 10000})
+            settings: dict[str, Any] = {**config, "log_level": 2, "reconnect.backoff.max.ms": 10000}
+            settings["error_cb"] = functools.partial(_on_error, key)  # a callable, which the stubs omit
+            _CLIENTS[key] = AdminClient(settings)
         return _CLIENTS[key]
+
+
+def _on_error(key: tuple[tuple[str, str], ...], error: KafkaError) -> None:
+    if error.code() == KafkaError._AUTHENTICATION:
+        _REFUSALS[key] = error.str()
+
+
+def refused_credentials(config: Mapping[str, str]) -> str | None:
+    """Why the broker refused this config's credentials, if it did since the last question.
+
+    librdkafka retries a refused login forever and only tells ``error_cb``, which runs when
+    the client is polled; so a call that timed out may really have been a wrong password.
+    """
+    key = _key(config)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+    if client is not None:
+        client.poll(0)
+    return _REFUSALS.pop(key, None)
 
 
 def forget(config: Mapping[str, str]) -> None:
     """Drop the client of an unreachable cluster, so it stops reconnecting in the background."""
     with _CLIENTS_LOCK:
-        _CLIENTS.pop(tuple(sorted(config.items())), None)
+        _CLIENTS.pop(_key(config), None)
 
 
 TOLERATED = object()  # what _wait returns for an error code the caller expects (e.g. "no such topic")

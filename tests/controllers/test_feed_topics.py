@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +11,8 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # t
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.controllers import helpers
+from tests.controllers import flows, helpers
+from tests.fakes.cvelist_layout import shared_records
 from tests.fakes.github_releases import FakeGitHubReleases
 from tests.support.kube import eventually
 
@@ -125,3 +128,37 @@ def test_unreachable_kafka_is_reported(
     assert "did not answer" in helpers.condition(feed, "TopicReady")["message"]  # type: ignore[index]
     assert helpers.condition(feed, "Stalled")["status"] == "True"  # type: ignore[index]
     assert "recordsPublished" not in feed["status"]  # no counts are invented without Kafka
+
+
+def test_sasl_credentials_from_the_auth_secret_reach_the_operator_and_the_job(
+    kube: client.ApiClient, ns: str, kafka: Any, github: FakeGitHubReleases, topic: str, shared_data: Path
+) -> None:
+    if kafka.sasl is None:
+        pytest.skip("an external broker (CVERAG_KAFKA_BOOTSTRAP) has no SASL listener known to the tests")
+    auth = {k: v for k, v in kafka.sasl.items() if k != "bootstrap.servers"}
+    helpers.secret(kube, ns, "kafka-auth", auth)
+    helpers.secret(kube, ns, "github-token", {"token": flows.GITHUB_TOKEN})
+    baseline = github.add_baseline(flows.DAY, shared_records(shared_data / "cve-records.jsonl.gz", limit=25))
+    body = flows.feed_body(kafka, github, topic)
+    body["spec"]["kafka"].update(
+        bootstrapServers=kafka.sasl["bootstrap.servers"], authSecretRef={"name": "kafka-auth"}
+    )
+    helpers.create(kube, ns, "cvefeeds", body)
+
+    helpers.wait_condition(kube, ns, "cvefeeds", flows.FEED, "TopicReady", "True")
+    assert topic_state(kafka.bootstrap, topic)[0] == 3  # created by the operator over SASL
+    job = flows.job_for(kube, ns, baseline)
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    password = env["CVERAG_KAFKA_SASL_PASSWORD"]
+    assert "value" not in password  # never copied into the pod spec
+    assert password["valueFrom"]["secretKeyRef"]["name"] == "kafka-auth"
+    assert flows.run_and_complete(kube, ns, job)["published"] == 25
+
+    wrong = {"stringData": {"sasl.password": "not-the-password"}}
+    client.CoreV1Api(kube).patch_namespaced_secret("kafka-auth", ns, wrong)
+    feed = helpers.wait_condition(
+        kube, ns, "cvefeeds", flows.FEED, "TopicReady", "False", "KafkaAuthenticationFailed"
+    )
+    message = helpers.condition(feed, "TopicReady")["message"]  # type: ignore[index]
+    assert "spec.kafka.authSecretRef" in message and "Authentication failed" in message
+    assert "not-the-password" not in json.dumps(feed)

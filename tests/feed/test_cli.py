@@ -169,3 +169,34 @@ def test_nvd_run_uses_the_key_from_env_and_keeps_it_out_of_the_output(kafka: Any
     messages = read_topic(kafka.bootstrap, topic, 300)
     got = sorted((json.loads(m.value() or b"") for m in messages), key=lambda i: str(i["cve"]["id"]))
     assert got == sorted(items, key=lambda i: str(i["cve"]["id"]))
+
+
+@pytest.mark.kafka
+def test_sasl_credentials_come_from_env_and_a_refused_login_is_named(
+    kafka: Any, shared_data: Path, tmp_path: Path
+) -> None:
+    if kafka.sasl is None:
+        pytest.skip("an external broker (CVERAG_KAFKA_BOOTSTRAP) has no SASL listener known to the tests")
+    path = tmp_path / "slice.jsonl.gz"
+    path.write_bytes(
+        gzip.compress(b"\n".join(d for _, d in shared_records(shared_data / "cve-records.jsonl.gz", 50)))
+    )
+    topic, _ = create_topics(kafka.bootstrap)
+    env = {
+        "CVERAG_KAFKA_BOOTSTRAP": kafka.sasl["bootstrap.servers"],
+        "CVERAG_KAFKA_SECURITY_PROTOCOL": kafka.sasl["security.protocol"],
+        "CVERAG_KAFKA_SASL_MECHANISM": kafka.sasl["sasl.mechanism"],
+        "CVERAG_KAFKA_SASL_USERNAME": kafka.sasl["sasl.username"],
+        "CVERAG_KAFKA_SASL_PASSWORD": kafka.sasl["sasl.password"],
+    }
+    args = ["--source", "file", "--source-url", str(path), "--topic", topic]
+    code, summary, stderr = feed(*args, env=env)
+    assert code == 0, stderr
+    assert summary["published"] == 50
+    assert len(read_topic(kafka.bootstrap, topic, 50)) == 50  # read back over the plain listener
+    assert kafka.sasl["sasl.password"] not in json.dumps(summary) + stderr
+
+    code, summary, stderr = feed(*args, env={**env, "CVERAG_KAFKA_SASL_PASSWORD": "not-the-password"})
+    assert code == EX_TEMPFAIL
+    assert "refused the credentials" in summary["failure"] and "Authentication failed" in summary["failure"]
+    assert "not-the-password" not in json.dumps(summary) + stderr

@@ -6,7 +6,7 @@ resolves ``org.apache.kafka:kafka_2.13`` plus a log4j2 binding into
 ``~/.cache/cverag/kafka-<VERSION>/lib`` once, and the broker runs as
 ``java -cp 'lib/*' kafka.Kafka server.properties`` with its state in
 ``~/.cache/cverag/state/kafka/``.  Ports are chosen free at each fresh start and published in
-``info.json``; :func:`kill` and :func:`restart` keep both the ports and the data directory so
+``info.json`` (with the password of the SASL/PLAIN listener, so it is 0600); :func:`kill` and :func:`restart` keep both the ports and the data directory so
 failure tests can crash the broker and bring the *same* broker back.
 
 Set ``CVERAG_KAFKA_BOOTSTRAP=host:port`` to use an external broker instead: nothing is then
@@ -20,6 +20,7 @@ import fcntl
 import functools
 import json
 import os
+import secrets
 import shutil
 import signal
 import uuid
@@ -43,10 +44,15 @@ _HERE = Path(__file__).resolve().parent / "kafka"
 _SERVICE = proc.ServiceDir("kafka")
 
 
+SASL_USER = "cverag"
+
+
 @dataclass(frozen=True)
 class KafkaInfo:
     bootstrap: str
     pid: int
+    # librdkafka settings for the SASL_PLAINTEXT/PLAIN listener; None for an external broker
+    sasl: dict[str, str] | None = None
 
 
 def _lib() -> Path:
@@ -92,16 +98,17 @@ def ensure_running() -> tuple[KafkaInfo, bool]:
         return KafkaInfo(bootstrap=external, pid=0), False
     with _lock():
         info = _SERVICE.read_info()
-        if info and answers(info["endpoints"]["bootstrap"]):
+        if info and "sasl_port" in info["endpoints"] and answers(info["endpoints"]["bootstrap"]):
             return _kafka_info(info), False
         _SERVICE.stop()
         build()
         shutil.rmtree(_data_dir(), ignore_errors=True)
         _rotate_log()
-        broker_port, controller_port = _two_free_ports()
-        _write_properties(broker_port, controller_port)
+        ports = dict(zip(("broker_port", "controller_port", "sasl_port"), _free_ports(3), strict=True))
+        password = secrets.token_urlsafe(18)
+        _write_properties(ports, password)
         _format_storage()
-        return _start(broker_port, controller_port), True
+        return _start(ports, password), True
 
 
 def stop() -> None:
@@ -134,8 +141,8 @@ def restart() -> KafkaInfo:
         info = _recorded()
         if proc.pid_alive(int(info["pids"]["broker"])):
             proc.stop_pid(int(info["pids"]["broker"]))
-        endpoints = info["endpoints"]
-        return _start(int(endpoints["broker_port"]), int(endpoints["controller_port"]))
+        ports = {key: int(value) for key, value in info["endpoints"].items() if key.endswith("_port")}
+        return _start(ports, info["sasl_password"])
 
 
 def _recorded() -> dict[str, Any]:
@@ -148,13 +155,14 @@ def _recorded() -> dict[str, Any]:
     return info
 
 
-def _start(broker_port: int, controller_port: int) -> KafkaInfo:
+def _start(ports: dict[str, int], password: str) -> KafkaInfo:
     log = _SERVICE.log("kafka")
     broker = proc.spawn(_java("kafka.Kafka", _properties()), log)
-    bootstrap = f"127.0.0.1:{broker_port}"
-    ports = {"broker_port": broker_port, "controller_port": controller_port}
-    endpoints = {"bootstrap": bootstrap, **ports}
-    _SERVICE.write_info({"pids": {"broker": broker.pid}, "endpoints": endpoints, "version": VERSION})
+    bootstrap = f"127.0.0.1:{ports['broker_port']}"
+    endpoints = {"bootstrap": bootstrap, "sasl_bootstrap": f"127.0.0.1:{ports['sasl_port']}", **ports}
+    info = {"pids": {"broker": broker.pid}, "endpoints": endpoints, "version": VERSION}
+    _SERVICE.write_info({**info, "sasl_password": password})
+    _SERVICE.info_file.chmod(0o600)
     try:
         proc.wait_until(
             functools.partial(answers, bootstrap),
@@ -166,7 +174,7 @@ def _start(broker_port: int, controller_port: int) -> KafkaInfo:
     except proc.ServiceError:
         proc.stop_pid(broker.pid)
         raise
-    return KafkaInfo(bootstrap=bootstrap, pid=broker.pid)
+    return _kafka_info(_recorded())
 
 
 def _format_storage() -> None:
@@ -181,23 +189,29 @@ def _java(main_class: str, *args: str | Path) -> list[str | Path]:
     return ["java", *JVM_OPTS, log4j, "-cp", f"{_lib()}/*", main_class, *args]
 
 
-def _write_properties(broker_port: int, controller_port: int) -> None:
+def _write_properties(ports: dict[str, int], password: str) -> None:
     template = Template((_HERE / "server.properties").read_text())
-    _properties().write_text(
-        template.substitute(broker_port=broker_port, controller_port=controller_port, data_dir=_data_dir())
-    )
+    values = {**ports, "data_dir": _data_dir(), "sasl_user": SASL_USER, "sasl_password": password}
+    _properties().write_text(template.substitute(values))
+    _properties().chmod(0o600)
 
 
-def _two_free_ports() -> tuple[int, int]:
+def _free_ports(count: int) -> list[int]:
     ports = {proc.free_port()}
-    while len(ports) < 2:
+    while len(ports) < count:
         ports.add(proc.free_port())
-    broker_port, controller_port = sorted(ports)
-    return broker_port, controller_port
+    return sorted(ports)
 
 
 def _kafka_info(info: dict[str, Any]) -> KafkaInfo:
-    return KafkaInfo(bootstrap=info["endpoints"]["bootstrap"], pid=int(info["pids"]["broker"]))
+    sasl = {
+        "bootstrap.servers": info["endpoints"]["sasl_bootstrap"],
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": SASL_USER,
+        "sasl.password": info["sasl_password"],
+    }
+    return KafkaInfo(bootstrap=info["endpoints"]["bootstrap"], pid=int(info["pids"]["broker"]), sasl=sasl)
 
 
 def _reap(pid: int) -> None:
