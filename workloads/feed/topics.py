@@ -8,12 +8,11 @@ into an immediate, clear failure — or, with ``--create-topics N``, into a crea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from workloads.common.kafka_login import ObservedAdmin
 from workloads.feed.producer import KafkaSettings
 
 
@@ -24,21 +23,14 @@ class SinkUnavailable(RuntimeError):
 def prepare_topics(
     settings: KafkaSettings, topics: Sequence[str], create_partitions: int | None, timeout: float = 15.0
 ) -> None:
-    refusals: list[str] = []  # librdkafka retries a refused login and only tells error_cb
-
-    def on_error(error: KafkaError) -> None:
-        if error.code() == KafkaError._AUTHENTICATION:
-            refusals.append(error.str())
-
-    config: dict[str, Any] = {**settings.client_config(), "log_level": 3, "error_cb": on_error}
-    admin = AdminClient(config)
+    observed = ObservedAdmin({**settings.client_config(), "log_level": 3})
+    admin = observed.client
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
-        admin.poll(0)  # serves error_cb
-        if refusals:
+        if refused := observed.refused():
             raise SinkUnavailable(
-                f"Kafka at {settings.bootstrap} refused the credentials: {refusals[-1]}"
+                f"Kafka at {settings.bootstrap} refused the credentials: {refused}"
             ) from exc
         raise SinkUnavailable(f"Kafka at {settings.bootstrap} did not answer: {exc}") from exc
     missing = [topic for topic in topics if topic not in existing]

@@ -14,9 +14,9 @@ import sys
 
 import psycopg
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from psycopg.conninfo import make_conninfo
 
+from workloads.common.kafka_login import ObservedAdmin
 from workloads.store.db import StoreTarget
 from workloads.store.settings import DEFAULT_TOPIC, kafka_security
 
@@ -35,10 +35,12 @@ def postgres_problem(target: StoreTarget) -> str | None:
 def kafka_problem(bootstrap: str, topic: str) -> str | None:
     if not bootstrap:
         return "CVERAG_KAFKA_BOOTSTRAP is not set"
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2, **kafka_security()})
+    admin = ObservedAdmin({"bootstrap.servers": bootstrap, "log_level": 2, **kafka_security()})
     try:
-        metadata = admin.list_topics(timeout=TIMEOUT)
+        metadata = admin.client.list_topics(timeout=TIMEOUT)
     except KafkaException as exc:
+        if refused := admin.refused():
+            return f"Kafka at {bootstrap} refused the credentials: {refused}"
         return f"Kafka unreachable at {bootstrap}: {exc}"
     return None if topic in metadata.topics else f"Kafka answers but topic {topic!r} does not exist"
 
