@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed
-from controllers.handlers import children, credentials, feed_sync, offsets, topics
+from controllers.handlers import children, credentials, feed_sync, kafka_admin, offsets, topics
 from controllers.handlers.outcome import Outcome, summarise
 from controllers.machinery import events, kube
 from controllers.machinery.conditions import Cond
@@ -67,7 +67,7 @@ def _counts(config: Mapping[str, str], feed: CveFeed) -> dict[str, int]:
             "recordsPublished": offsets.records(config, kafka.topic.name),
             "recordsDeadLettered": offsets.records(config, dead_letter_topic(kafka)),
         }
-    except (topics.KafkaUnreachable, topics.TopicRejected):
+    except (kafka_admin.KafkaUnreachable, kafka_admin.TopicRejected):
         return {}  # the TopicReady condition already says why; counts catch up next time
 
 
@@ -87,14 +87,14 @@ def reconcile_topics(
     except topics.TopicShrinkRefused as exc:
         status["partitions"] = exc.actual
         return Cond(TOPIC_READY, False, "TopicShrinkRefused", str(exc)), status, config
-    except topics.KafkaUnreachable as exc:
-        refused = topics.refused_credentials(config)
-        topics.forget(config)
+    except kafka_admin.KafkaUnreachable as exc:
+        refused = kafka_admin.refused_credentials(config)
+        kafka_admin.forget(config)
         if refused is not None:
             message = f"Kafka refused the credentials of spec.kafka.authSecretRef: {refused}"
             return Cond(TOPIC_READY, False, "KafkaAuthenticationFailed", message), status, None
         return Cond(TOPIC_READY, False, "KafkaUnreachable", str(exc)), status, None
-    except topics.TopicRejected as exc:
+    except kafka_admin.TopicRejected as exc:
         return Cond(TOPIC_READY, False, "TopicRejected", str(exc)), status, config
     _announce(owner, reports)
     status["partitions"] = reports[0].partitions
@@ -157,7 +157,7 @@ def delete(body: Mapping[str, Any]) -> None:
         return
     try:
         topics.delete(config, [s.name for s in specs])
-    except topics.KafkaUnreachable as exc:
+    except kafka_admin.KafkaUnreachable as exc:
         raise kopf.TemporaryError(f"topics not deleted yet: {exc}", delay=15) from exc
 
 

@@ -19,7 +19,15 @@ from controllers.api import GROUP, VERSION
 from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
-from controllers.handlers import children, credentials, dataplane, offsets, store_consumers, topics
+from controllers.handlers import (
+    children,
+    credentials,
+    dataplane,
+    kafka_admin,
+    offsets,
+    store_consumers,
+    topics,
+)
 from controllers.handlers.outcome import Outcome, summarise
 from controllers.machinery import events, kube
 from controllers.machinery.conditions import Cond
@@ -104,7 +112,7 @@ def _facts(store: CveStore, feed: CveFeed, conninfo: str, kafka: Mapping[str, st
     out.status.update(schemaVersion=facts.schema_version, records=facts.records, versions=facts.versions)
     if facts.last_ingest is not None:
         out.status["lastIngestTime"] = facts.last_ingest.isoformat().replace("+00:00", "Z")
-    with contextlib.suppress(topics.KafkaUnreachable, topics.TopicRejected):
+    with contextlib.suppress(kafka_admin.KafkaUnreachable, kafka_admin.TopicRejected):
         out.status["consumerLag"] = offsets.consumer_lag(kafka, topic, facts.positions)
 
 
@@ -138,5 +146,5 @@ def _forget_group(store: CveStore) -> None:
     try:
         kafka = credentials.kafka_config(store.metadata.namespace, feed.spec.kafka)
         topics.delete_group(kafka, consumer_group(store))
-    except (credentials.MissingSecret, topics.KafkaUnreachable, topics.TopicRejected):
+    except (credentials.MissingSecret, kafka_admin.KafkaUnreachable, kafka_admin.TopicRejected):
         pass

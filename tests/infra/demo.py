@@ -90,12 +90,18 @@ def ingest(env: dict[str, str], online: bool) -> None:
         env,
     )
     started = time.monotonic()
+    feed_summary: dict[str, object] | None = None
     while store.process.poll() is None:
         time.sleep(3)
+        if feed_summary is None and feed.process.poll() is not None:
+            feed_summary = feed.wait()
+            feed.count = int(str(feed_summary.get("published", feed.count)))
+        if feed_summary is not None and store.count >= feed.count:
+            store.process.terminate()  # caught up: a graceful stop instead of waiting --until-idle
         say(
             f"   feed {rate_and_eta(feed.count, total, started)} | store {rate_and_eta(store.count, total, started)}"
         )
-    feed_summary, store_summary = feed.wait(), store.wait()
+    feed_summary, store_summary = feed_summary or feed.wait(), store.wait()
     say(
         f"   fed {feed_summary.get('published')} records ({feed_summary.get('dead_lettered')} dead-lettered); "
         f"store applied {store_summary.get('versions')} new versions in {time.monotonic() - started:.0f}s"
