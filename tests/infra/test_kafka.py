@@ -162,3 +162,6 @@ def test_broker_crash_mid_production_loses_and_duplicates_nothing(crashable_brok
     assert 0 < acked_at_crash < len(messages)
     assert (acks.delivered, acks.errors) == (len(messages), [])
     _assert_exactly_once_in_order(_consume_all(bootstrap, topic), per_key)
+    # the restarted broker is the same one: its SASL listener takes the same credentials
+    sasl = crashable_broker.sasl
+    assert sasl is not None and topic in AdminClient(sasl).list_topics(timeout=15).topics
