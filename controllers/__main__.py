@@ -2,23 +2,26 @@
 
 A fatal signal prints every thread's stack (``faulthandler``), and ``SIGUSR1`` prints them
 on demand without stopping anything: an operator that has gone quiet can be asked where
-each handler thread waits (``kill -USR1 <pid>``) before anyone restarts it.
+each handler thread waits (``kill -USR1 <pid>``) before anyone restarts it.  Both are set
+up before the heavy imports, because SIGUSR1's default action is to terminate the process.
 """
 
 from __future__ import annotations
 
 import faulthandler
-import os
 import signal
 
-import kopf
+faulthandler.enable(all_threads=True)
+faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
 
-import controllers.main  # noqa: F401  (registers the handlers)
+import os  # noqa: E402  (after the handlers above, on purpose)
+
+import kopf  # noqa: E402
+
+import controllers.main  # noqa: E402, F401  (registers the handlers)
 
 
 def main() -> None:
-    faulthandler.enable(all_threads=True)
-    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=os.environ.get("CVERAG_VERBOSE") == "1")
     kopf.run(
         clusterwide=os.environ.get("CVERAG_NAMESPACE") is None,

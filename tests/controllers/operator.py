@@ -25,6 +25,7 @@ from tests.support.kube import kubectl
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "bundles" / "operator"
 ACCOUNT, ACCOUNT_NS = "cverag-operator", "cverag-system"
+STARTED = "Activity 'startup' succeeded"  # kopf's log line once the operator runs
 
 
 def install_rbac(kubeconfig: Path) -> None:
@@ -67,6 +68,7 @@ class Operator:
         self.extra_env = extra_env
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self._started_at = 0
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, "operator already running"
@@ -81,6 +83,7 @@ class Operator:
         }
         env.pop("KUBERNETES_SERVICE_HOST", None)
         self.starts += 1
+        self._started_at = self.log_size()
         with self.log.open("ab") as out:
             out.write(f"----- operator start #{self.starts} -----\n".encode())
             out.flush()
@@ -119,8 +122,12 @@ class Operator:
         return f"exited with code {code}" + (f" ({signal.Signals(-code).name})" if code < 0 else "")
 
     def dump_stacks(self) -> None:
-        """Ask a running operator to print every thread's stack into its log (SIGUSR1)."""
-        if self.alive():
+        """Ask a running operator to print every thread's stack into its log (SIGUSR1).
+
+        Only once it has logged its startup: until ``controllers.__main__`` has installed
+        the handler, SIGUSR1 would terminate it (the signal's default action).
+        """
+        if self.alive() and STARTED in self.log_since(self._started_at):
             assert self.process is not None
             self.process.send_signal(signal.SIGUSR1)
             time.sleep(1.0)
