@@ -102,13 +102,25 @@ def ensure_running() -> tuple[KafkaInfo, bool]:
             return _kafka_info(info), False
         _SERVICE.stop()
         build()
-        shutil.rmtree(_data_dir(), ignore_errors=True)
-        _rotate_log()
-        ports = dict(zip(("broker_port", "controller_port", "sasl_port"), _free_ports(3), strict=True))
-        password = secrets.token_urlsafe(18)
-        _write_properties(ports, password)
-        _format_storage()
-        return _start(ports, password), True
+        try:
+            return _start_fresh(), True
+        except proc.ServiceError as first:
+            # Seen once in a clean CI rehearsal (cause unknown, not reproduced in 12 tries):
+            # keep the evidence, then try once more from scratch before failing the session.
+            (_SERVICE.path / "first-start-failure.log").write_text(str(first))
+            _SERVICE.stop()
+            return _start_fresh(), True
+
+
+def _start_fresh() -> KafkaInfo:
+    """A new broker: empty data directory, new ports and SASL password, formatted and started."""
+    shutil.rmtree(_data_dir(), ignore_errors=True)
+    _rotate_log()
+    ports = dict(zip(("broker_port", "controller_port", "sasl_port"), _free_ports(3), strict=True))
+    password = secrets.token_urlsafe(18)
+    _write_properties(ports, password)
+    _format_storage()
+    return _start(ports, password)
 
 
 def stop() -> None:
@@ -129,7 +141,7 @@ def kill() -> None:
     """SIGKILL the broker as a crash would, keeping its data directory and ports."""
     info = _recorded()
     pid = int(info["pids"]["broker"])
-    if not proc.pid_alive(pid):
+    if pid not in _SERVICE.live_pids(info):
         raise proc.ServiceError(f"kafka broker pid {pid} is not running; nothing to kill")
     os.killpg(pid, signal.SIGKILL)  # the broker leads its own session (proc.spawn)
     _reap(pid)
@@ -139,8 +151,8 @@ def restart() -> KafkaInfo:
     """Start the broker again on the same ports and data directory, and wait until ready."""
     with _lock():
         info = _recorded()
-        if proc.pid_alive(int(info["pids"]["broker"])):
-            proc.stop_pid(int(info["pids"]["broker"]))
+        for pid in _SERVICE.live_pids(info):
+            proc.stop_pid(pid)
         ports = {key: int(value) for key, value in info["endpoints"].items() if key.endswith("_port")}
         return _start(ports, info["sasl_password"])
 
@@ -162,7 +174,6 @@ def _start(ports: dict[str, int], password: str) -> KafkaInfo:
     endpoints = {"bootstrap": bootstrap, "sasl_bootstrap": f"127.0.0.1:{ports['sasl_port']}", **ports}
     info = {"pids": {"broker": broker.pid}, "endpoints": endpoints, "version": VERSION}
     _SERVICE.write_info({**info, "sasl_password": password})
-    _SERVICE.info_file.chmod(0o600)
     try:
         proc.wait_until(
             functools.partial(answers, bootstrap),

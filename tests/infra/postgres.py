@@ -169,7 +169,6 @@ def _spawn(dsn: str) -> int:
     _SERVICE.write_info(
         {"dsn": dsn, "pids": {"postgres": server.pid}, "endpoints": endpoints, "version": VERSION}
     )
-    _SERVICE.info_file.chmod(0o600)  # it holds the password
     admin = conninfo.make_conninfo(dsn, dbname="postgres")
     proc.wait_until(lambda: _answers(admin), what="postgres", timeout=START_TIMEOUT, log=log, process=server)
     return server.pid

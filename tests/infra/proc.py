@@ -64,6 +64,24 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def start_time(pid: int) -> str | None:
+    """When the process started (clock ticks since boot, ``/proc/<pid>/stat`` field 22).
+
+    With only 32768 pids on this machine and thousands of short processes per test run, a
+    recorded pid is soon someone else's; pid plus start time names one process for good.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def same_process(pid: int, started: str | None) -> bool:
+    """True while ``pid`` is still the process recorded with ``started`` (None: unknown, trust the pid)."""
+    return pid_alive(pid) and (started is None or start_time(pid) == started)
+
+
 def stop_pid(pid: int, timeout: float = 15.0) -> None:
     """SIGTERM the process group led by ``pid``, then SIGKILL whatever is left."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -105,30 +123,44 @@ class ServiceDir:
         return self.path / f"{process}.log"
 
     def read_info(self) -> dict[str, Any] | None:
-        """The recorded info if every recorded pid is still alive, else ``None``."""
+        """The recorded info if every recorded process is still running, else ``None``."""
         try:
             info: dict[str, Any] = json.loads(self.info_file.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
-        pids = info.get("pids", {})
-        if not pids or not all(pid_alive(int(p)) for p in pids.values()):
+        if not info.get("pids") or len(self.live_pids(info)) != len(info["pids"]):
             return None
         return info
 
+    @staticmethod
+    def live_pids(info: Mapping[str, Any]) -> list[int]:
+        """The recorded pids that are still the recorded processes (pids get reused)."""
+        started = info.get("started", {})
+        return [
+            int(pid)
+            for name, pid in info.get("pids", {}).items()
+            if same_process(int(pid), started.get(name))
+        ]
+
     def write_info(self, info: Mapping[str, Any]) -> None:
+        """Record ``info`` (mode 0600); each pid in ``info["pids"]`` is stored with its start time."""
+        started = {name: start_time(int(pid)) for name, pid in info.get("pids", {}).items()}
         tmp = self.info_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info, indent=2, sort_keys=True))
+        tmp.unlink(missing_ok=True)
+        # 0600 from the first byte: some services record a password here
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(json.dumps({**info, "started": started}, indent=2, sort_keys=True))
         tmp.replace(self.info_file)
 
     def stop(self) -> bool:
-        """Stop every process recorded for this service; True if anything was running."""
+        """Stop every process recorded for this service (never a stranger with a reused pid);
+        True if anything was running."""
         try:
             info = json.loads(self.info_file.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return False
-        pids = [int(p) for p in info.get("pids", {}).values()]
-        running = [p for p in pids if pid_alive(p)]
-        for pid in reversed(pids):
+        running = self.live_pids(info)
+        for pid in reversed(running):
             stop_pid(pid)
         self.info_file.unlink(missing_ok=True)
         return bool(running)
