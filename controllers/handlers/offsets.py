@@ -8,7 +8,8 @@ PostgreSQL with their versions (``consumer_offsets``: where they resume).
 The group's offsets in Kafka are deliberately not asked for: they are only a courtesy copy,
 and librdkafka's admin ListConsumerGroupOffsets can crash the whole process with SIGSEGV
 when the group coordinator is still loading (a NULL consumer-group handle in its
-OffsetFetch error path; seen on a fresh broker, confluent-kafka-javascript#374).
+OffsetFetch error path, confluent-kafka-javascript#374).  It did, once, to this operator
+on a broker a few seconds old: ``rdk:main: segfault at 58 ... in librdkafka``.
 """
 
 from __future__ import annotations
