@@ -6,8 +6,9 @@ resolves ``org.apache.kafka:kafka_2.13`` plus a log4j2 binding into
 ``~/.cache/cverag/kafka-<VERSION>/lib`` once, and the broker runs as
 ``java -cp 'lib/*' kafka.Kafka server.properties`` with its state in
 ``~/.cache/cverag/state/kafka/``.  Ports are chosen free at each fresh start and published in
-``info.json`` (with the password of the SASL/PLAIN listener, so it is 0600); :func:`kill` and :func:`restart` keep both the ports and the data directory so
-failure tests can crash the broker and bring the *same* broker back.
+``info.json`` (0600: it holds the password of the SASL/PLAIN listener); :func:`kill` and
+:func:`restart` keep the ports, the password and the data directory so failure tests can crash
+the broker and bring the *same* broker back.
 
 Set ``CVERAG_KAFKA_BOOTSTRAP=host:port`` to use an external broker instead: nothing is then
 built, started, stopped or killed here (:func:`kill` and :func:`restart` refuse).
@@ -42,8 +43,6 @@ JVM_OPTS = ["-Xms256m", "-Xmx512m", "-XX:TieredStopAtLevel=1", "-XX:+UseG1GC", "
 START_TIMEOUT = 120.0
 _HERE = Path(__file__).resolve().parent / "kafka"
 _SERVICE = proc.ServiceDir("kafka")
-
-
 SASL_USER = "cverag"
 
 
