@@ -1,7 +1,8 @@
-"""The operator's one door into ``workloads``: what a source has that is new, and store facts.
+"""The operator's one door into ``workloads``: what a source has that is new, store facts,
+and the admin client that names a refused Kafka login.
 
-The feed and store programs already know how to list releases and read a store; the
-operator asks them instead of re-implementing either, so a Job and the operator can never
+The feed and store programs already know how to list releases, read a store and tell a wrong
+Kafka password from a dead broker; the operator asks them instead of re-implementing any, so a Job and the operator can never
 disagree about what "the next release" or "the schema version" is.  Nothing else in
 ``controllers`` imports ``workloads``.
 """
@@ -17,6 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from controllers.api.feed import CveFeed
+from workloads.common.kafka_login import ObservedAdmin as ObservedAdmin  # re-exported for kafka_admin
 from workloads.feed import cli as feed_cli
 from workloads.feed.model import SourceUnavailable
 from workloads.feed.sources import list_releases

@@ -7,7 +7,6 @@ says the broker refused the login) or :class:`TopicRejected` (the broker said no
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -15,6 +14,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+
+from controllers.handlers.dataplane import ObservedAdmin
 
 TIMEOUT = 15.0
 UNREACHABLE = {
@@ -33,8 +34,7 @@ class TopicRejected(RuntimeError):
     """The broker refused a topic operation (bad config, too few brokers, a policy)."""
 
 
-_CLIENTS: dict[tuple[tuple[str, str], ...], AdminClient] = {}
-_REFUSALS: dict[tuple[tuple[str, str], ...], str] = {}  # the broker's last refusal of a client's credentials
+_CLIENTS: dict[tuple[tuple[str, str], ...], ObservedAdmin] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
@@ -42,39 +42,33 @@ def _key(config: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(config.items()))
 
 
+def _observed(config: Mapping[str, str]) -> ObservedAdmin:
+    key = _key(config)
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = ObservedAdmin({**config, "log_level": 2, "reconnect.backoff.max.ms": 10000})
+        return _CLIENTS[key]
+
+
 def admin(config: Mapping[str, str]) -> AdminClient:
     """One cached client per connection config (clients keep their broker connections).
 
     librdkafka logs every failed connection attempt; the conditions already say
     ``KafkaUnreachable``, so only critical messages reach the operator's log.  A refused
-    login is not logged either: it reaches :func:`refused_credentials` through ``error_cb``.
+    login is not logged either: the client records it for :func:`refused_credentials`.
     """
-    key = _key(config)
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            settings: dict[str, Any] = {**config, "log_level": 2, "reconnect.backoff.max.ms": 10000}
-            settings["error_cb"] = functools.partial(_on_error, key)  # a callable, which the stubs omit
-            _CLIENTS[key] = AdminClient(settings)
-        return _CLIENTS[key]
-
-
-def _on_error(key: tuple[tuple[str, str], ...], error: KafkaError) -> None:
-    if error.code() == KafkaError._AUTHENTICATION:
-        _REFUSALS[key] = error.str()
+    return _observed(config).client
 
 
 def refused_credentials(config: Mapping[str, str]) -> str | None:
-    """Why the broker refused this config's credentials, if it did since the last question.
+    """Why the broker refused this config's credentials, if it did.
 
     librdkafka retries a refused login forever and only tells ``error_cb``, which runs when
     the client is polled; so a call that timed out may really have been a wrong password.
     """
-    key = _key(config)
     with _CLIENTS_LOCK:
-        client = _CLIENTS.get(key)
-    if client is not None:
-        client.poll(0)
-    return _REFUSALS.pop(key, None)
+        observed = _CLIENTS.get(_key(config))
+    return observed.refused() if observed is not None else None
 
 
 def forget(config: Mapping[str, str]) -> None:

@@ -171,8 +171,13 @@ def _start(ports: dict[str, int], password: str) -> KafkaInfo:
     broker = proc.spawn(_java("kafka.Kafka", _properties()), log)
     bootstrap = f"127.0.0.1:{ports['broker_port']}"
     endpoints = {"bootstrap": bootstrap, "sasl_bootstrap": f"127.0.0.1:{ports['sasl_port']}", **ports}
-    info = {"pids": {"broker": broker.pid}, "endpoints": endpoints, "version": VERSION}
-    _SERVICE.write_info({**info, "sasl_password": password})
+    info = {
+        "pids": {"broker": broker.pid},
+        "endpoints": endpoints,
+        "version": VERSION,
+        "sasl_password": password,
+    }
+    _SERVICE.write_info(info)
     try:
         proc.wait_until(
             functools.partial(answers, bootstrap),
@@ -184,7 +189,7 @@ def _start(ports: dict[str, int], password: str) -> KafkaInfo:
     except proc.ServiceError:
         proc.stop_pid(broker.pid)
         raise
-    return _kafka_info(_recorded())
+    return _kafka_info(info)
 
 
 def _format_storage() -> None:
