@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
-INFRA  := $(PY) -m tests.infra
+INFRA  := $(PY) -m devstack
 
 .PHONY: help venv demo test lint typecheck unit crds bench \
         infra-build cluster kafka postgres dev-up infra-down infra-status
@@ -57,7 +57,7 @@ infra-status: venv
 	$(INFRA) status
 
 demo: venv
-	$(PY) -m tests.infra.demo $(DEMO_ARGS)
+	$(PY) -m devstack.demo $(DEMO_ARGS)
 
 # Each benchmark prints its figures beside a same-run baseline and updates bench/RESULTS.md.
 # retrieval and ask read the store that `make demo` fills, so the demo runs first.

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from bench.rag_server import machine_line, percentile, queries, serving, settings_for, write
-from tests.infra import postgres
+from devstack import postgres
 from workloads.index.embedding.local import LocalEmbedder
 from workloads.store.db import StoreTarget
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.infra import minilm
+from devstack import minilm
 from workloads.index.embedding.local import LocalEmbedder
 from workloads.index.embedding.minilm import packaged_model_dir
 

@@ -20,9 +20,9 @@ import psycopg
 from psycopg import sql
 
 from bench.rag_server import machine_line, write
-from tests.infra import postgres
-from tests.rag.corpus import edited, sample
-from tests.rag.corpus import write as write_records
+from devstack import postgres
+from devstack.corpus import edited, sample
+from devstack.corpus import write as write_records
 from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
 from workloads.index.embedding.local import LocalEmbedder
 from workloads.index.sync import IndexSync, SyncReport

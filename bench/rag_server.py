@@ -17,8 +17,8 @@ import uvicorn
 from psycopg import sql
 
 from bench.embedding import write_section
-from tests.infra import proc
-from tests.rag.questions import paraphrase
+from devstack import proc
+from devstack.questions import paraphrase
 from workloads.index.embedding import Embedder
 from workloads.index.settings import IndexSettings
 from workloads.rag.api import create_app

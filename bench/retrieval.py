@@ -20,7 +20,7 @@ import httpx
 
 from bench.rag_data import scaled_store
 from bench.rag_server import machine_line, percentile, queries, serving, settings_for, write
-from tests.infra import postgres
+from devstack import postgres
 from workloads.index.embedding.local import LocalEmbedder
 from workloads.rag.retrieval import Mode
 from workloads.rag.service import RagService

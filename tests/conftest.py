@@ -1,6 +1,6 @@
 """Session-wide fixtures: the real services every integration test runs against.
 
-Each service fixture calls the same ``tests.infra`` code that ``make dev-up`` uses.  A
+Each service fixture calls the same ``devstack`` code that ``make dev-up`` uses.  A
 service already running (started by ``make dev-up`` or an earlier session with
 ``CVERAG_KEEP_SERVICES=1``) is reused and left running; one started here is stopped at the
 end of the session.  When a test fails, the last lines of the logs of the services it used
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra import proc
+from devstack import proc
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KEEP_SERVICES = os.environ.get("CVERAG_KEEP_SERVICES") == "1"
@@ -46,7 +46,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def postgres(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A real PostgreSQL with pgvector (``.dsn``)."""
-    from tests.infra import postgres as module
+    from devstack import postgres as module
 
     yield from _service(module, request)
 
@@ -54,7 +54,7 @@ def postgres(request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def kafka(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A real Apache Kafka broker in KRaft mode (``.bootstrap``)."""
-    from tests.infra import kafka as module
+    from devstack import kafka as module
 
     yield from _service(module, request)
 
@@ -75,9 +75,9 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
     if request.param == "kind":
         if not _docker_engine_available():
             pytest.skip("kind provider needs a Docker engine; none runs on this machine")
-        from tests.infra import kind as module
+        from devstack import kind as module
     else:
-        from tests.infra import cluster as module  # type: ignore[no-redef]
+        from devstack import cluster as module  # type: ignore[no-redef]
     yield from _service(module, request)
 
 

@@ -24,9 +24,8 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from tests.infra import kafka, postgres, proc
-from tests.store.conftest import drop_schema
-from tests.store.helpers import create_topic, unique
+from devstack import kafka, postgres, proc
+from devstack.scratch import create_topic, drop_schema, unique
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import migrate
 

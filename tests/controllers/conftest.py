@@ -23,11 +23,11 @@ from kubernetes import client
 from pluggy import Result
 from psycopg import sql
 
+from devstack import proc
 from tests.controllers import flows, helpers
 from tests.controllers.operator import Operator, install_rbac, service_account_kubeconfig
 from tests.fakes.cvelist_layout import shared_records
 from tests.fakes.github_releases import FakeGitHubReleases
-from tests.infra import proc
 from tests.support.kube import eventually, temporary_namespace
 
 GITHUB_TOKEN = flows.GITHUB_TOKEN

@@ -9,9 +9,9 @@ from kubernetes import client
 
 from controllers.api.feed import CveFeed
 from controllers.manifests.feed import RELEASE_ANNOTATION, sync_job
+from devstack.k8s_jobs import complete_job
 from tests.controllers import helpers, pods
 from tests.fakes.github_releases import FakeGitHubReleases
-from tests.infra.k8s_jobs import complete_job
 from tests.support.kube import eventually
 
 DAY = "2024-06-01"

@@ -16,7 +16,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controllers.api import GROUP, VERSION
-from tests.infra import proc
+from devstack import proc
 from tests.support.kube import eventually
 
 ROOT = Path(__file__).resolve().parents[2]

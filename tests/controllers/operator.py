@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
-from tests.infra import proc
+from devstack import proc
 from tests.support.kube import kubectl
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,10 +24,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controllers.api import GROUP, VERSION
+from devstack import proc
+from devstack.corpus import sample, write
 from tests.controllers import flows, helpers, pods
 from tests.controllers.helpers import ROOT
-from tests.infra import proc
-from tests.rag.corpus import sample, write
 from tests.support.kube import eventually
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import migrate

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from devstack.proc import free_port
 from tests.fakes.cvelist_layout import shared_records
 from tests.fakes.github_releases import FakeGitHubReleases
 from tests.feed.kafka_io import create_topics, read_topic
-from tests.infra.proc import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EX_TEMPFAIL = 75

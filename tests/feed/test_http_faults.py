@@ -120,7 +120,7 @@ def test_wait_longer_than_allowed_gives_up(one_release: FakeGitHubReleases) -> N
 
 
 def test_unreachable_host_fails_after_retries() -> None:
-    from tests.infra.proc import free_port
+    from devstack.proc import free_port
 
     url = f"http://127.0.0.1:{free_port()}/repos/CVEProject/cvelistV5/releases"
     with pytest.raises(SourceUnavailable, match="ConnectError"):

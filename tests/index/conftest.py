@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from devstack import minilm, proc
 from tests.conftest import _service
 from tests.fakes.pinecone_server import FakePinecone
-from tests.infra import minilm, proc
 from workloads.index.embedding.local import LocalEmbedder
 
 
@@ -33,7 +33,7 @@ def llm(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     The first use on a machine compiles llama-cpp-python (about ten minutes, cached).
     """
-    from tests.infra import llm as module
+    from devstack import llm as module
 
     if not os.environ.get(module.BASE_URL_ENV):
         try:

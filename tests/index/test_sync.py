@@ -21,8 +21,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from devstack.corpus import edited, sample, write
 from tests.fakes.pinecone_server import FakePinecone
-from tests.rag.corpus import edited, sample, write
 from workloads.index.backends import VectorBackend
 from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
 from workloads.index.backends.pinecone_index import PineconeBackend, PineconeConfig

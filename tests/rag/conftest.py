@@ -20,9 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
+from devstack import minilm, proc
+from devstack.corpus import sample, write
 from tests.conftest import _service
-from tests.infra import minilm, proc
-from tests.rag.corpus import sample, write
 from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
 from workloads.index.embedding.local import LocalEmbedder
 from workloads.index.settings import IndexSettings
@@ -96,7 +96,7 @@ def client(make_client: ClientFactory) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def llm(request: pytest.FixtureRequest) -> Iterator[Any]:
     """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (``.base_url``, ``.model``)."""
-    from tests.infra import llm as module
+    from devstack import llm as module
 
     if not os.environ.get(module.BASE_URL_ENV):
         try:

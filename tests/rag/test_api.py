@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from devstack.corpus import edited, write
 from tests.rag.conftest import ClientFactory, Corpus
-from tests.rag.corpus import edited, write
 
 pytestmark = [pytest.mark.postgres]
 RESULT_KEYS = {"cve_id", "score", "title", "severity", "cvss", "published", "kev"}

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from devstack.corpus import edited, write
 from tests.rag.conftest import Corpus
-from tests.rag.corpus import edited, write
 from workloads.rag import prompt
 from workloads.rag.records import RecordReader
 from workloads.rag.service import open_pool

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra import proc
+from devstack import proc
 from tests.rag.conftest import ClientFactory, Corpus
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(3600)]

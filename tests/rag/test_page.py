@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from tests.infra import proc
+from devstack import proc
 from tests.rag.conftest import Corpus
 from workloads.rag.api import create_app
 from workloads.rag.service import RagService

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.questions import build, evaluate
 from tests.rag.conftest import Corpus
-from tests.rag.questions import build, evaluate
 from workloads.rag.service import RagService
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

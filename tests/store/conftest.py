@@ -9,19 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from tests.store.helpers import create_topic, unique
+from devstack.scratch import create_topic, drop_schema, unique
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import migrate
 from workloads.store.settings import ConsumeSettings
-
-
-def drop_schema(dsn: str, schema: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Test helpers for the store: topics, a contract-following producer, reading tables back.
+"""Test helpers for the store: a contract-following producer, reading tables back.
 
 The producer here writes exactly what the data-plane contract specifies (key = CVE id,
 value = the bytes unchanged, the ``cverag-*`` headers) and, for the history file, the
@@ -13,16 +13,14 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
+from devstack.scratch import unique
 from workloads.common.records import content_hash, cve_id, date_updated, document_kind
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,24 +32,6 @@ class Outgoing:
     key: bytes | None
     value: bytes | None
     headers: Headers
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-def create_topic(bootstrap: str, partitions: int = 3) -> str:
-    name = unique("store-test").replace("_", "-")
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1)]
-    ).values():
-        future.result(30)
-    for future in admin.create_topics(
-        [NewTopic(f"{name}.dlq", num_partitions=1, replication_factor=1)]
-    ).values():
-        future.result(30)
-    return name
 
 
 def contract_message(raw: bytes, release: str = "file:test", observed_at: str | None = None) -> Outgoing:

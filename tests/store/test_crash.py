@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.store.conftest import drop_schema, settings
+from devstack.scratch import drop_schema, unique
+from tests.store.conftest import settings
 from tests.store.helpers import (
     REPO,
     contract_message,
@@ -28,7 +29,6 @@ from tests.store.helpers import (
     produce,
     record_lines,
     store_cli,
-    unique,
 )
 from workloads.store import StoreTarget
 from workloads.store.consumer import StoreConsumer

@@ -56,8 +56,7 @@ def expected_versions(rows: list[dict[str, Any]]) -> dict[str, list[tuple[str, d
 
 @pytest.fixture(scope="module")
 def history(kafka: Any, postgres: Any, shared_data: Path) -> Any:
-    from tests.store.conftest import drop_schema
-    from tests.store.helpers import create_topic, unique
+    from devstack.scratch import create_topic, drop_schema, unique
     from workloads.store.migrate import migrate
 
     rows = history_rows(shared_data)

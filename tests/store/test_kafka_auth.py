@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.store.helpers import contract_message, produce, record_lines, unique
+from devstack.scratch import unique
+from tests.store.helpers import contract_message, produce, record_lines
 from workloads.store import StoreTarget
 from workloads.store.consumer import StoreConsumer
 from workloads.store.health import kafka_problem

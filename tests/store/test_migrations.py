@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from tests.store.conftest import drop_schema
-from tests.store.helpers import store_cli, unique
+from devstack.scratch import drop_schema, unique
+from tests.store.helpers import store_cli
 from workloads.store import StoreTarget
 from workloads.store.db import connect
 from workloads.store.migrate import MigrationError, available, migrate, schema_version

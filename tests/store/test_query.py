@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.store.conftest import drop_schema, settings
-from tests.store.helpers import contract_message, create_topic, produce, record_lines, store_cli, unique
+from devstack.scratch import create_topic, drop_schema, unique
+from tests.store.conftest import settings
+from tests.store.helpers import contract_message, produce, record_lines, store_cli
 from workloads.store import CveStore, StoreTarget, UnknownSnapshot
 from workloads.store.consumer import StoreConsumer
 from workloads.store.migrate import migrate

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from tests.store.conftest import drop_schema, settings
-from tests.store.helpers import REPO, create_topic, record_lines, unique
+from devstack.scratch import create_topic, drop_schema, unique
+from tests.store.conftest import settings
+from tests.store.helpers import REPO, record_lines
 from workloads.store import StoreTarget
 from workloads.store.consumer import StoreConsumer
 from workloads.store.db import connect

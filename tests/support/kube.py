@@ -75,7 +75,7 @@ def temporary_namespace(api: client.ApiClient, hint: str) -> Iterator[str]:
 
 def kubectl_path() -> str:
     """kubectl built with the control plane when available, else the one on PATH."""
-    from tests.infra import cluster
+    from devstack import cluster
 
     built = getattr(cluster, "kubectl_path", None)
     if callable(built):

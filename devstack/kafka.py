@@ -34,7 +34,7 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
-from tests.infra import proc
+from devstack import proc
 
 VERSION = "4.3.1"
 BOOTSTRAP_ENV = "CVERAG_KAFKA_BOOTSTRAP"

@@ -1,4 +1,4 @@
-"""``python -m tests.infra {build,up,down,status,env} [cluster kafka postgres]``.
+"""``python -m devstack {build,up,down,status,env} [cluster kafka postgres]``.
 
 The same functions the pytest fixtures call, for people: ``make dev-up`` starts everything
 and prints how to reach it; ``make infra-down`` stops it by pid.
@@ -12,7 +12,7 @@ import sys
 import time
 from types import ModuleType
 
-from tests.infra import proc
+from devstack import proc
 
 COMPONENTS = ("postgres", "kafka", "cluster")
 # Built by `build` too: the llama.cpp server the LLM tests talk to (a long compile, cached).
@@ -20,7 +20,7 @@ BUILD_ALSO = ("llm",)
 
 
 def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"tests.infra.{name}")
+    return importlib.import_module(f"devstack.{name}")
 
 
 def _env_lines(name: str, info: object) -> list[str]:
@@ -34,7 +34,7 @@ def _env_lines(name: str, info: object) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.infra", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("command", choices=["build", "up", "down", "status"])
     parser.add_argument("components", nargs="*", help=f"any of {', '.join(COMPONENTS)} (default: all)")
     args = parser.parse_args(argv)

@@ -19,8 +19,8 @@ import yaml
 from kubernetes import client
 from pytest_kind import KindCluster
 
-from tests.infra import kwok_nodes, proc
-from tests.infra.cluster import ClusterInfo
+from devstack import kwok_nodes, proc
+from devstack.cluster import ClusterInfo
 
 NAME = "cverag"
 KIND_CONFIG = Path(__file__).with_name("k8s") / "kind-config.yaml"

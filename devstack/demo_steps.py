@@ -1,7 +1,7 @@
 """Pieces of ``make demo``: prerequisite checks, a child process whose progress lines are
 parsed while it runs, and a progress line with rate and ETA.
 
-Kept apart from :mod:`tests.infra.demo` (the sequence of steps) so each stays readable.
+Kept apart from :mod:`devstack.demo` (the sequence of steps) so each stays readable.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SHARED_RECORDS = REPO.parent / "shared" / "data" / "cve-records.jsonl.gz"
 _CONSUMED = re.compile(r"consumed (\d+)")
 
 
 def missing_prerequisites(online: bool) -> list[str]:
     """What the embedded default needs and this machine lacks, as sentences to print."""
-    from tests.infra import kafka
+    from devstack import kafka
 
     problems = []
     if shutil.which("java") is None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.infra import k8s_build, kwok_nodes
-from tests.infra.k8s_pki import Pki
+from devstack import k8s_build, kwok_nodes
+from devstack.k8s_pki import Pki
 
 SERVICE_CIDR, SERVICE_IP = "10.0.0.0/24", "10.0.0.1"
 ISSUER = "https://kubernetes.default.svc.cluster.local"

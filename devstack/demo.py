@@ -1,7 +1,7 @@
-"""``make demo`` (``python -m tests.infra.demo``): the main job on the embedded default, in one command.
+"""``make demo`` (``python -m devstack.demo``): the main job on the embedded default, in one command.
 
 1. checks prerequisites (Java for Kafka, Maven or cached jars, the data) and says what is missing;
-2. starts PostgreSQL+pgvector and Kafka the way the tests do (``tests/infra``);
+2. starts PostgreSQL+pgvector and Kafka the way the tests do (``devstack``);
 3. streams every record of ``../shared/data/cve-records.jsonl.gz`` (or, with ``--online``, the
    live cvelistV5 feed) through ``workloads.feed`` -> Kafka -> ``workloads.store`` (both run as
    the same commands the Jobs run, concurrently), then loads the KEV catalog and EPSS scores;
@@ -26,8 +26,8 @@ import time
 import httpx
 import psycopg
 
-from tests.infra import kafka, minilm, postgres, proc
-from tests.infra.demo_steps import (
+from devstack import kafka, minilm, postgres, proc
+from devstack.demo_steps import (
     REPO,
     SHARED_RECORDS,
     Child,
@@ -178,7 +178,7 @@ def ask(url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.infra.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--online", action="store_true", help="read the live cvelistV5 feed instead of ../shared/data"
     )
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     url = serve(env, port)
     ask(url)
     say(f"\nThe RAG API is running at {url}/ (web page), {url}/docs (OpenAPI).")
-    say("Stop it with: python -m tests.infra.demo --stop   (PostgreSQL and Kafka: make infra-down)")
+    say("Stop it with: python -m devstack.demo --stop   (PostgreSQL and Kafka: make infra-down)")
     print(json.dumps({"event": "summary", "url": url, "schema": SCHEMA}), flush=True)
     return 0
 

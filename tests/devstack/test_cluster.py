@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client
 
-from tests.infra.cluster import ClusterInfo, complete_job
+from devstack.cluster import ClusterInfo, complete_job
 
 pytestmark = pytest.mark.cluster
 T = TypeVar("T")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from kubernetes import client, config
 
-from tests.infra import k8s_build, k8s_components, k8s_pki, kwok_nodes, proc
-from tests.infra.k8s_jobs import complete_job
+from devstack import k8s_build, k8s_components, k8s_pki, kwok_nodes, proc
+from devstack.k8s_jobs import complete_job
 
 __all__ = ["ClusterInfo", "build", "complete_job", "ensure_running", "logs", "stop"]
 
@@ -197,7 +197,7 @@ def _is_ours(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.infra.cluster", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack.cluster", description=__doc__)
     parser.add_argument("action", choices=["build", "up", "down", "status"])
     action = parser.parse_args(argv).action
     if action == "build":

@@ -12,7 +12,7 @@ import importlib
 import importlib.metadata
 import sys
 
-from tests.infra import proc
+from devstack import proc
 from workloads.index.embedding.minilm import MODEL_REQUIREMENT
 
 

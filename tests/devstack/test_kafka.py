@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from tests.infra import kafka as kafka_service
+from devstack import kafka as kafka_service
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

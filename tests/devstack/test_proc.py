@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra import proc
+from devstack import proc
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.infra import postgres as pg_infra
+from devstack import postgres as pg_infra
 
 pytestmark = pytest.mark.postgres
 

