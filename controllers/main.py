@@ -26,9 +26,10 @@ from controllers.api.feed import CveFeed
 from controllers.api.index import CveIndex
 from controllers.api.rag import RagEndpoint
 from controllers.api.store import CveStore
+from controllers.clients import kube
 from controllers.handlers import feed, index, rag, store
 from controllers.handlers.outcome import Outcome
-from controllers.machinery import conditions, events, kube
+from controllers.machinery import conditions, events
 from controllers.machinery import settings as operator_settings
 from controllers.machinery.metrics import instrumented
 

@@ -16,9 +16,10 @@ from kubernetes.client.exceptions import ApiException
 
 from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed
-from controllers.handlers import children, credentials, feed_sync, kafka_admin, offsets, topics
+from controllers.clients import children, credentials, kafka_admin, kube, offsets, topics
+from controllers.handlers import feed_sync
 from controllers.handlers.outcome import Outcome, summarise
-from controllers.machinery import events, kube
+from controllers.machinery import events
 from controllers.machinery.conditions import Cond
 from controllers.manifests.feed import dead_letter_topic, strimzi_topic, topic_configs
 

@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controllers.api.feed import CveFeed
-from controllers.handlers import children, credentials, dataplane
+from controllers.clients import children, credentials
+from controllers.dataplane import releases
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import labels
 from controllers.manifests.feed import ATTEMPT_ANNOTATION, COMPONENT, RELEASE_ANNOTATION, sync_job
@@ -134,11 +135,11 @@ def _poll(feed: CveFeed, last: str | None, pending: list[str], out: SyncStep, no
     try:
         token = credentials.optional_key(ns, token_ref, "spec.source.cvelistV5.githubTokenSecretRef")
         key = credentials.optional_key(ns, key_ref, "spec.source.nvd.apiKeySecretRef")
-        fresh = dataplane.pending_releases(feed, last, token, key)
+        fresh = releases.pending_releases(feed, last, token, key)
     except credentials.MissingSecret as exc:
         out.conditions.append(Cond(SOURCE_REACHABLE, False, "SecretNotFound", str(exc)))
         return pending
-    except dataplane.SourceError as exc:
+    except releases.SourceError as exc:
         out.conditions.append(Cond(SOURCE_REACHABLE, False, exc.reason, str(exc)))
         return pending
     listed = f"{len(fresh)} new release(s)" if fresh else "no new release"
@@ -176,7 +177,7 @@ def _start(
             why = cond.get("message") or cond.get("reason") or "failed"
             message = f"Job {name} for release {release} failed ({why}); attempt {attempt + 1} at {_stamp(retry_at)}"
             return _synced(out, False, "SyncJobFailed", message)
-    job, _created = children.create(sync_job(feed, release, dataplane.cursor_of(last), attempt), owner)
+    job, _created = children.create(sync_job(feed, release, releases.cursor_of(last), attempt), owner)
     out.status["activeJob"] = job["metadata"]["name"]
     return _synced(
         out, False, "SyncJobRunning", f"Job {job['metadata']['name']} is publishing release {release}"

@@ -21,9 +21,10 @@ from controllers.api import GROUP, VERSION
 from controllers.api.common import DeletionPolicy
 from controllers.api.index import CveIndex
 from controllers.api.store import CveStore
-from controllers.handlers import children, credentials, dataplane, index_backend
+from controllers.clients import children, credentials, kube
+from controllers.dataplane import index_backend, stores
 from controllers.handlers.outcome import Outcome, summarise
-from controllers.machinery import events, kube
+from controllers.machinery import events
 from controllers.machinery.conditions import Cond
 from controllers.manifests.index import service_account, sync_cronjob, sync_deployment, sync_name
 
@@ -93,7 +94,7 @@ def _prepare(index: CveIndex) -> tuple[CveStore, index_backend.IndexSettings]:
     except credentials.MissingSecret as exc:
         raise Blocked("SecretNotFound", str(exc)) from None
     try:
-        if dataplane.store_facts(found.store.dsn, found.store.schema, with_counts=False).schema_version == 0:
+        if stores.store_facts(found.store.dsn, found.store.schema, with_counts=False).schema_version == 0:
             raise Blocked("WaitingForStore", f"store schema {found.store.schema!r} is not migrated yet")
         index_backend.ensure(index, found)
     except index_backend.IndexShapeMismatch as exc:

@@ -16,7 +16,8 @@ from controllers.api import GROUP, VERSION
 from controllers.api.index import CveIndex
 from controllers.api.rag import RagEndpoint
 from controllers.api.store import CveStore
-from controllers.handlers import children, credentials, rag_llm
+from controllers.clients import children, credentials
+from controllers.handlers import rag_llm
 from controllers.handlers.outcome import Outcome, summarise
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import Manifest

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controllers.api.rag import RagEndpoint
-from controllers.handlers import children
-from controllers.machinery import kube
+from controllers.clients import children, kube
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import selector
 from controllers.manifests.llm import (

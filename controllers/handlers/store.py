@@ -19,17 +19,11 @@ from controllers.api import GROUP, VERSION
 from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
-from controllers.handlers import (
-    children,
-    credentials,
-    dataplane,
-    kafka_admin,
-    offsets,
-    store_consumers,
-    topics,
-)
+from controllers.clients import children, credentials, kafka_admin, kube, offsets, topics
+from controllers.dataplane import stores
+from controllers.handlers import store_consumers
 from controllers.handlers.outcome import Outcome, summarise
-from controllers.machinery import events, kube
+from controllers.machinery import events
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import labels
 from controllers.manifests.store import MIGRATE, consumer_group, migration_job, service_account
@@ -82,7 +76,7 @@ def _schema(store: CveStore, feed: CveFeed, owner: Mapping[str, Any], conninfo: 
     _remove_old_migrations(store, name)
     message = f"Job {name} migrated schema {schema}"
     try:
-        version = dataplane.store_facts(conninfo, schema, with_counts=False).schema_version
+        version = stores.store_facts(conninfo, schema, with_counts=False).schema_version
         out.status["schemaVersion"] = version
         message += f" to version {version}"
     except psycopg.Error as exc:
@@ -104,7 +98,7 @@ def _facts(store: CveStore, feed: CveFeed, conninfo: str, kafka: Mapping[str, st
     is unreachable is skipped (the status keeps its last value)."""
     topic = feed.spec.kafka.topic.name
     try:
-        facts = dataplane.store_facts(
+        facts = stores.store_facts(
             conninfo, store.spec.postgres.schema_, with_counts=True, consumer=(consumer_group(store), topic)
         )
     except psycopg.Error:
@@ -129,7 +123,7 @@ def delete(body: Mapping[str, Any]) -> None:
         events.post(kube.core(), dict(body), "Warning", "SchemaLeft", f"cannot drop the schema: {exc}")
         return
     try:
-        dataplane.drop_schema(conninfo, store.spec.postgres.schema_)
+        stores.drop_schema(conninfo, store.spec.postgres.schema_)
     except psycopg.OperationalError as exc:
         raise kopf.TemporaryError(f"schema not dropped yet: {exc}", delay=15) from exc
     _forget_group(store)

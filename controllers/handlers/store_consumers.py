@@ -13,7 +13,7 @@ from typing import Any
 
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
-from controllers.handlers import children
+from controllers.clients import children
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import child_name
 from controllers.manifests.store import consumer_deployment, consumer_name

@@ -1,1 +1,1 @@
-"""What every controller shares: settings, conditions, events, metrics, Kubernetes clients."""
+"""What every controller shares: kopf settings, conditions, events, metrics."""

@@ -10,7 +10,7 @@ import pytest
 
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
-from controllers.handlers import dataplane
+from controllers.dataplane import releases
 from controllers.handlers.feed_sync import _seconds
 from controllers.manifests.store import consumer_deployment, migration_job
 from controllers.manifests.store_policies import prune_cronjob, snapshot_cronjob
@@ -54,22 +54,22 @@ def test_next_releases_follow_the_feeds_plan(open_github: FakeGitHubReleases, re
     baseline = open_github.add_baseline(DAY, records[:6])
     open_github.add_release(DAY, 1, records[6:8])
     delta2 = open_github.add_release(DAY, 2, records[8:10])
-    assert dataplane.pending_releases(feed_on(open_github), None, None, None) == [baseline, delta2]
-    assert dataplane.pending_releases(feed_on(open_github, include_baseline=False), None, None, None) == [
+    assert releases.pending_releases(feed_on(open_github), None, None, None) == [baseline, delta2]
+    assert releases.pending_releases(feed_on(open_github, include_baseline=False), None, None, None) == [
         delta2
     ]
-    assert dataplane.pending_releases(feed_on(open_github), baseline, None, None) == [delta2]
-    assert dataplane.pending_releases(feed_on(open_github), delta2, None, None) == []
+    assert releases.pending_releases(feed_on(open_github), baseline, None, None) == [delta2]
+    assert releases.pending_releases(feed_on(open_github), delta2, None, None) == []
 
 
 def test_source_errors_carry_a_reason(github: FakeGitHubReleases, records: list[Record]) -> None:
     github.add_baseline(DAY, records[:2])
-    with pytest.raises(dataplane.SourceError) as unauthorized:
-        dataplane.pending_releases(feed_on(github), None, "wrong-token", None)
+    with pytest.raises(releases.SourceError) as unauthorized:
+        releases.pending_releases(feed_on(github), None, "wrong-token", None)
     assert unauthorized.value.reason == "SourceUnauthorized"
     github.rate_limit(0, 3600)
-    with pytest.raises(dataplane.SourceError) as limited:
-        dataplane.pending_releases(feed_on(github), None, github.token, None)
+    with pytest.raises(releases.SourceError) as limited:
+        releases.pending_releases(feed_on(github), None, github.token, None)
     assert limited.value.reason == "SourceRateLimited"
 
 
@@ -119,8 +119,8 @@ def test_versioning_cronjobs_follow_the_spec() -> None:
 def test_an_nvd_feed_syncs_one_window_from_its_cursor_to_now() -> None:
     nvd = {**FEED["spec"], "source": {"nvd": {"url": "http://nvd.invalid/rest/json/cves/2.0"}}}
     feed = CveFeed.from_body({**FEED, "spec": {**nvd, "since": "2024-01-01T00:00:00Z"}})
-    (first,) = dataplane.pending_releases(feed, None, None, None)  # many 120-day windows, one Job
+    (first,) = releases.pending_releases(feed, None, None, None)  # many 120-day windows, one Job
     assert first.startswith("nvd:2024-01-01T00:00:00/")
     synced = "nvd:2024-01-01T00:00:00/2025-01-01T00:00:00"
-    (second,) = dataplane.pending_releases(feed, synced, None, None)
+    (second,) = releases.pending_releases(feed, synced, None, None)
     assert second.startswith("nvd:2025-01-01T00:00:00/")  # resumes where the last window ended

@@ -17,7 +17,7 @@ from psycopg.conninfo import make_conninfo
 from controllers.api.common import SecretKeyRef
 from controllers.api.feed import Kafka
 from controllers.api.store import Postgres
-from controllers.handlers import children
+from controllers.clients import children
 
 KAFKA_AUTH_KEYS = ("security.protocol", "sasl.mechanism", "sasl.username", "sasl.password")
 

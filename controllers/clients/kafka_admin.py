@@ -15,7 +15,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from controllers.handlers.dataplane import ObservedAdmin
+from controllers.dataplane.kafka import ObservedAdmin
 
 TIMEOUT = 15.0
 UNREACHABLE = {

@@ -3,9 +3,7 @@
 The operator creates the index itself (before any sync pod runs) with the spec's shape: the
 pgvector table with its HNSW ``m``/``ef_construction``, or the Pinecone serverless index with
 the spec's cloud, region and metric.  It uses the workload's own backends and ledger, so the
-names, shapes and the ledger's index name are exactly what the sync pod will find.  Like
-:mod:`controllers.handlers.dataplane`, this is one of the few modules of ``controllers`` that
-imports ``workloads``.
+names, shapes and the ledger's index name are exactly what the sync pod will find.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from controllers.handlers.kafka_admin import TIMEOUT, TOLERATED, admin, wait
+from controllers.clients.kafka_admin import TIMEOUT, TOLERATED, admin, wait
 
 
 class TopicShrinkRefused(ValueError):

@@ -15,7 +15,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from controllers.machinery import kube
+from controllers.clients import kube
 from controllers.manifests.common import Manifest
 
 FIELD_MANAGER = "cverag-operator"

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import OffsetSpec  # type: ignore[attr-defined]
 
-from controllers.handlers.kafka_admin import TIMEOUT, admin, wait
-from controllers.handlers.topics import partitions
+from controllers.clients.kafka_admin import TIMEOUT, admin, wait
+from controllers.clients.topics import partitions
 
 
 def end_offsets(config: Mapping[str, str], topic: str, spec: OffsetSpec | None = None) -> list[int]:
