@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from workloads.common.pacing import Clock, Every
 from workloads.feed.contract import Reason
 from workloads.feed.model import RawRecord, Source, SourceUnavailable
 from workloads.feed.producer import RecordProducer
@@ -28,13 +29,16 @@ class Progress:
     interval: float = 5.0
     out: TextIO = field(default_factory=lambda: sys.stderr)
     started: float = field(default_factory=time.monotonic)
-    _last: float = 0.0
+    clock: Clock = time.monotonic
+    _pace: Every = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._pace = Every(self.interval, self.clock)
 
     def maybe_report(self, read: int, producer: RecordProducer, total: int | None) -> None:
-        now = time.monotonic()
-        if now - self._last < self.interval:
+        if not self._pace.due():
             return
-        self._last = now
+        now = self.clock()
         elapsed = max(now - self.started, 1e-9)
         rate = read / elapsed
         line: dict[str, Any] = {

@@ -13,9 +13,9 @@ import json
 import signal
 import sys
 import threading
-import time
 from types import FrameType
 
+from workloads.common.pacing import Every
 from workloads.index.settings import IndexSettings, open_backend
 from workloads.index.sync import IndexSync, SyncReport
 
@@ -24,14 +24,11 @@ class _Progress:
     """At most one line every ``every`` seconds: processed/selected, rate and ETA."""
 
     def __init__(self, every: float) -> None:
-        self.every = every
-        self._last = 0.0
+        self._pace = Every(every)
 
     def __call__(self, report: SyncReport) -> None:
-        now = time.monotonic()
-        if now - self._last < self.every:
+        if not self._pace.due():
             return
-        self._last = now
         rate = report.processed / max(report.seconds, 1e-9)
         left = (report.selected - report.processed) / rate if rate else 0.0
         embed_rate = report.embedded / max(report.seconds, 1e-9)

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
+from workloads.common.pacing import Clock, Every
 from workloads.store.writer import BatchOutcome
 
 
@@ -49,17 +50,14 @@ class Totals:
 
 
 class Progress:
-    def __init__(self, every: float, out: TextIO = sys.stderr) -> None:
-        self.every = every
+    def __init__(self, every: float, out: TextIO = sys.stderr, clock: Clock = time.monotonic) -> None:
         self.out = out
         self.totals = Totals()
-        self._last = 0.0
+        self._pace = Every(every, clock)
 
     def tick(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.every:
+        if not (self._pace.due() or force):
             return
-        self._last = now
         t = self.totals
         seconds, rate, mb = t.rates()
         print(
