@@ -1,4 +1,4 @@
-"""Names fixed by the data-plane contract (notes/dataplane-contract.md) on the feed side."""
+"""Names fixed by the data-plane contract (docs/dataplane-contract.md) on the feed side."""
 
 from __future__ import annotations
 
