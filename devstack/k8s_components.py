@@ -96,6 +96,12 @@ def _apiserver(layout: Layout) -> list[str]:
         f"--tls-private-key-file={pki.serving_key}",
         f"--client-ca-file={pki.ca_cert}",
         "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        # A real kubelet (devstack.node) requires authenticated callers; the node's name does
+        # not resolve here, its InternalIP does.
+        f"--kubelet-client-certificate={pki.kubelet_client_cert}",
+        f"--kubelet-client-key={pki.kubelet_client_key}",
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
         f"--service-account-issuer={ISSUER}",
         f"--service-account-key-file={pki.service_account_pub}",
         f"--service-account-signing-key-file={pki.service_account_key}",

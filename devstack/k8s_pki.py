@@ -23,6 +23,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALIDITY = dt.timedelta(days=365)
 ADMIN_USER = "cverag-admin"
+# Bound to the ``system:kubelet-api-admin`` ClusterRole by devstack.node, not a cluster admin.
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,15 @@ class Pki:
     @property
     def admin_key(self) -> Path:
         return self.directory / "admin.key"
+
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The API server's identity towards kubelets (logs, exec, port-forward)."""
+        return self.directory / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.directory / "apiserver-kubelet-client.key"
 
     @property
     def service_account_key(self) -> Path:
@@ -110,6 +121,16 @@ def create(directory: Path, service_ip: str) -> Pki:
         [],
     )
 
+    _leaf(
+        pki.kubelet_client_cert,
+        pki.kubelet_client_key,
+        _name(KUBELET_CLIENT_USER),
+        ca_cert,
+        ca_key,
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        [],
+    )
+
     sa_key = _new_key(pki.service_account_key)
     pki.service_account_pub.write_bytes(
         sa_key.public_key().public_bytes(
@@ -119,21 +140,38 @@ def create(directory: Path, service_ip: str) -> Pki:
     return pki
 
 
-def write_kubeconfig(path: Path, pki: Pki, server: str, cluster_name: str = "cverag-local") -> None:
-    """An admin kubeconfig that refers to the PKI files by absolute path."""
+def node_client(pki: Pki, node: str, ip: str) -> tuple[Path, Path]:
+    """A kubelet's client certificate (``system:node:<node>`` in ``system:nodes``, which the Node
+    authorizer and NodeRestriction expect) and its serving certificate for ``ip``, from the CA."""
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    client_cert, client_key = pki.directory / f"node-{node}.crt", pki.directory / f"node-{node}.key"
+    subject = _name(f"system:node:{node}", "system:nodes")
+    _leaf(client_cert, client_key, subject, ca_cert, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    sans: list[x509.GeneralName] = [x509.DNSName(node), x509.IPAddress(ipaddress.ip_address(ip))]
+    serving = pki.directory / f"node-{node}-serving.crt", pki.directory / f"node-{node}-serving.key"
+    _leaf(*serving, subject, ca_cert, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, sans)
+    return client_cert, client_key
+
+
+def write_kubeconfig(
+    path: Path,
+    pki: Pki,
+    server: str,
+    cluster_name: str = "cverag-local",
+    user: tuple[str, Path, Path] | None = None,
+) -> None:
+    """A kubeconfig that refers to the PKI files by absolute path (admin unless ``user`` is given)."""
+    name, cert, key = user or (ADMIN_USER, pki.admin_cert, pki.admin_key)
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {"name": cluster_name, "cluster": {"server": server, "certificate-authority": str(pki.ca_cert)}}
         ],
-        "users": [
-            {
-                "name": ADMIN_USER,
-                "user": {"client-certificate": str(pki.admin_cert), "client-key": str(pki.admin_key)},
-            }
-        ],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": ADMIN_USER}}],
+        "users": [{"name": name, "user": {"client-certificate": str(cert), "client-key": str(key)}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": name}}],
         "current-context": cluster_name,
     }
     tmp = path.with_suffix(".tmp")
