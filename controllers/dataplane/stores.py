@@ -13,7 +13,7 @@ from psycopg.conninfo import make_conninfo
 
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import available, schema_version
-from workloads.store.query import CveStore as StoreReader
+from workloads.store.query import StoreReader
 
 
 @dataclass(frozen=True)

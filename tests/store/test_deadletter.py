@@ -11,7 +11,7 @@ import pytest
 
 from tests.store.conftest import settings
 from tests.store.helpers import Outgoing, contract_message, produce, read_topic, record_lines
-from workloads.store import CveStore, StoreTarget
+from workloads.store import StoreReader, StoreTarget
 from workloads.store.consumer import StoreConsumer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -60,5 +60,5 @@ def test_bad_input_is_dead_lettered_and_the_rest_stored(
 
     again = StoreConsumer(settings(kafka, topic, "dlq-group"), store).run()
     assert again["consumed"] == 0, "dead-lettered positions are committed with the batch"
-    with CveStore(store) as query:
+    with StoreReader(store) as query:
         assert query.stats().cves == 200

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.store.helpers import store_cli
-from workloads.store import CveStore, StoreTarget
+from workloads.store import StoreReader, StoreTarget
 from workloads.store.db import connect
 
 pytestmark = [pytest.mark.postgres]
@@ -48,7 +48,7 @@ def test_load_kev_from_file(postgres: Any, store: StoreTarget, shared_data: Path
     assert rows == {v["cveID"]: v["dateAdded"] for v in sample}
     again = store_cli(postgres.dsn, store.schema, "load-kev", str(shared_data / "kev.json"))
     assert again["rows"] == summary["rows"], "a reload replaces, it does not add"
-    with CveStore(store) as query:
+    with StoreReader(store) as query:
         assert query.stats().enrichment["kev"]["rows"] == summary["rows"]
 
 

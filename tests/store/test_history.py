@@ -18,7 +18,7 @@ import pytest
 from tests.store.conftest import settings
 from tests.store.helpers import history_messages, history_rows, produce
 from workloads.common.records import content_hash
-from workloads.store import CveStore, StoreTarget
+from workloads.store import StoreReader, StoreTarget
 from workloads.store.consumer import StoreConsumer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -74,7 +74,7 @@ def test_versions_are_the_content_changes_in_commit_order(history: Any) -> None:
     expected = expected_versions(rows)
     assert summary["consumed"] == len(rows)
     assert summary["versions"] == sum(len(chain) for chain in expected.values())
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         for cve, chain in expected.items():
             stored = store.history(cve)
             assert [v.version for v in stored] == list(range(1, len(chain) + 1)), cve
@@ -90,14 +90,14 @@ def test_flip_backs_make_new_versions(history: Any) -> None:
         if len({s for s, _ in chain}) < len(chain)
     }
     assert flipping, "the history file is known to contain records that flip back"
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         for cve, chain in flipping.items():
             assert len(store.history(cve)) == len(chain)
 
 
 def test_get_as_of_each_commit_returns_the_version_current_then(history: Any) -> None:
     rows, target, _ = history
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         for row in rows:
             found = store.get(row["cve_id"], as_of=row["commit_date"])
             assert found is not None and found.sha256 == content_hash(row["record"]), row["commit"]
@@ -116,7 +116,7 @@ def test_get_as_of_each_commit_returns_the_version_current_then(history: Any) ->
 def test_change_summaries_name_what_changed(history: Any) -> None:
     rows, target, _ = history
     reasons = {row["cve_id"]: row["selection_reason"] for row in rows}
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         for cve, reason in reasons.items():
             versions = store.history(cve)
             assert versions[0].changes == ["created"] and versions[0].diff is None
@@ -139,7 +139,7 @@ def resolve(doc: Any, pointer: str) -> Any:
 def test_field_diffs_lead_from_each_version_to_the_next(history: Any) -> None:
     _, target, _ = history
     checked = 0
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         for cve in sorted(_cves(target)):
             versions = store.history(cve, with_records=True)
             for older, newer in itertools.pairwise(versions):
@@ -154,13 +154,13 @@ def test_field_diffs_lead_from_each_version_to_the_next(history: Any) -> None:
 
 
 def _cves(target: StoreTarget) -> set[str]:
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         return {str(row[0]) for row in store.conn.execute("SELECT cve_id FROM cves").fetchall()}
 
 
 def test_out_of_order_flags_follow_date_updated(history: Any) -> None:
     _rows, target, summary = history
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         flagged = store.conn.execute("SELECT count(*) FROM cve_versions WHERE out_of_order").fetchone()
         backwards = store.conn.execute(
             "SELECT count(*) FROM cve_versions v JOIN cve_versions p ON p.cve_id = v.cve_id"

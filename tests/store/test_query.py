@@ -13,7 +13,7 @@ import pytest
 from devstack.scratch import create_topic, drop_schema, unique
 from tests.store.conftest import settings
 from tests.store.helpers import contract_message, produce, record_lines, store_cli
-from workloads.store import CveStore, StoreTarget, UnknownSnapshot
+from workloads.store import StoreReader, StoreTarget, UnknownSnapshot
 from workloads.store.consumer import StoreConsumer
 from workloads.store.migrate import migrate
 
@@ -24,7 +24,7 @@ SIZE = 4000
 @pytest.fixture(scope="module")
 def loaded(
     kafka: Any, postgres: Any, shared_data: Path
-) -> Iterator[tuple[CveStore, dict[str, Any], set[str]]]:
+) -> Iterator[tuple[StoreReader, dict[str, Any], set[str]]]:
     lines = record_lines(shared_data, SIZE)
     topic = create_topic(kafka.bootstrap)
     produce(kafka.bootstrap, topic, (contract_message(line) for line in lines))
@@ -40,12 +40,12 @@ def loaded(
     )
     catalog = {v["cveID"] for v in json.loads((shared_data / "kev.json").read_text())["vulnerabilities"]}
     docs = {json.loads(line)["cveMetadata"]["cveId"]: json.loads(line) for line in lines}
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         yield store, docs, catalog
     drop_schema(postgres.dsn, target.schema)
 
 
-def everything(store: CveStore, text: str | None = None, **filters: Any) -> list[Any]:
+def everything(store: StoreReader, text: str | None = None, **filters: Any) -> list[Any]:
     """All hits, page by page (the API caps one page at 1000)."""
     hits: list[Any] = []
     while True:

@@ -11,7 +11,7 @@ import pytest
 from tests.store.conftest import settings
 from tests.store.helpers import history_messages, history_rows, produce, store_cli
 from workloads.common.records import content_hash
-from workloads.store import CveStore, StoreTarget
+from workloads.store import StoreReader, StoreTarget
 from workloads.store.consumer import StoreConsumer
 from workloads.store.db import connect
 
@@ -39,7 +39,7 @@ def test_snapshots_survive_pruning(
     StoreConsumer(settings(kafka, topic, "retention"), store).run()
 
     at_snapshot = {row["cve_id"]: content_hash(row["record"]) for row in rows[:half]}
-    with CveStore(store) as query:
+    with StoreReader(store) as query:
 
         def check_snapshot() -> None:
             for cve in {row["cve_id"] for row in rows}:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.store.helpers import contract_message
-from workloads.store import CveStore, StoreTarget
+from workloads.store import StoreReader, StoreTarget
 from workloads.store.applier import Applier
 from workloads.store.deadletter import DeadLetters
 from workloads.store.messages import Incoming, RawMessage, Rejected, decode
@@ -50,7 +50,7 @@ def test_positions_make_batches_apply_once(store: StoreTarget) -> None:
     assert (again.versions, again.unchanged, again.replayed) == (0, 0, 40)
     zombie = BatchWriter(store, "group-b").apply([*batch[20:], message(40, "new")], no_letters)
     assert (zombie.replayed, zombie.versions) == (20, 1), "another group skips what is already applied"
-    with CveStore(store) as query:
+    with StoreReader(store) as query:
         history = query.history("CVE-2024-1000")
     assert [v.version for v in history] == list(range(1, len(history) + 1))
     writer.close()
@@ -60,7 +60,7 @@ def test_merge_path_updates_current_rows(store: StoreTarget) -> None:
     writer = BatchWriter(store, "g")
     writer.apply([message(0, "one")], no_letters)
     writer.apply([message(7, "two", vendor="Other Vendor")], no_letters)
-    with CveStore(store) as query:
+    with StoreReader(store) as query:
         hit = query.search(vendor="other vendor")
         current = query.get("CVE-2024-1000")
     assert [h.cve_id for h in hit] == ["CVE-2024-1000"] and current is not None and current.version == 2
@@ -70,7 +70,7 @@ def test_merge_path_updates_current_rows(store: StoreTarget) -> None:
 def test_awkward_strings_survive_the_array_literals(store: StoreTarget) -> None:
     vendor = 'Quote " back\\slash, comma {brace} NULL tab\tnewline\n ünïcode'
     BatchWriter(store, "g").apply([message(0, "x", vendor=vendor)], no_letters)
-    with CveStore(store) as query:
+    with StoreReader(store) as query:
         row = query.conn.execute("SELECT vendors FROM cves").fetchone()
     assert row is not None and row[0] == [" ".join(vendor.split()).lower()]
 
@@ -93,7 +93,7 @@ def test_a_record_the_database_refuses_is_isolated_and_dead_lettered(store: Stor
     applier.close()
     assert outcome.versions == 5 and outcome.dead_lettered == 1
     assert [r.raw.offset for r in letters.sent] == [3] and letters.sent[0].reason == "invalid-json"
-    with CveStore(store) as query:
+    with StoreReader(store) as query:
         assert query.stats().cves == 5
 
 
@@ -104,7 +104,7 @@ def test_lanes_split_a_batch_by_partition_and_keep_each_partition_whole(store: S
     outcomes = [f.result() for f in futures]
     applier.close()
     assert len(outcomes) == 2 and sum(o.versions + o.unchanged for o in outcomes) == 30
-    with CveStore(store) as query:
+    with StoreReader(store) as query:
         positions = query.conn.execute(
             "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = 'lanes' ORDER BY partition"
         ).fetchall()

@@ -30,7 +30,7 @@ from workloads.rag.settings import RagSettings
 from workloads.rag.understand import Filters, cve_ids
 from workloads.rag.vectors import VectorSearch
 from workloads.store.models import CveVersion
-from workloads.store.query import CveStore
+from workloads.store.query import StoreReader
 
 NO_MODEL = "none"
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class RagService:
 
     async def history(self, cve_id: str) -> list[CveVersion]:
         def read() -> list[CveVersion]:
-            with CveStore(self.settings.index.store) as store:
+            with StoreReader(self.settings.index.store) as store:
                 return store.history(cve_id)
 
         return await run_in_threadpool(read)

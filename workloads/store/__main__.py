@@ -19,7 +19,7 @@ from workloads.store import enrichment, retention
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import migrate, schema_version
 from workloads.store.progress import emit
-from workloads.store.query import CveStore
+from workloads.store.query import StoreReader
 
 
 def _consume(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def _snapshot(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
 
 
 def _stats(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
-    with CveStore(target) as store:
+    with StoreReader(target) as store:
         return store.stats().as_json()
 
 

@@ -34,14 +34,14 @@ class UnknownSnapshot(LookupError):
     """``as_of`` named a snapshot that does not exist (or was deleted)."""
 
 
-class CveStore:
+class StoreReader:
     """Read access to one store; one connection, usable as a context manager."""
 
     def __init__(self, target: StoreTarget) -> None:
         self.target = target
         self.conn = connect(target, autocommit=True)
 
-    def __enter__(self) -> CveStore:
+    def __enter__(self) -> StoreReader:
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
