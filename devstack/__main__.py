@@ -17,6 +17,17 @@ from devstack import proc
 COMPONENTS = ("postgres", "kafka", "cluster")
 # Built by `build` too: the llama.cpp server the LLM tests talk to (a long compile, cached).
 BUILD_ALSO = ("llm",)
+# Started only when named (`up node`: a real kubelet, after the cluster); a plain `build`
+# builds it and a plain `down` stops it first, undoing what it changed on the host.
+OPTIONAL = ("node",)
+
+
+def _defaults(command: str) -> list[str]:
+    if command == "build":
+        return [*COMPONENTS, *BUILD_ALSO, *OPTIONAL]
+    if command in ("down", "status"):
+        return [*OPTIONAL, *COMPONENTS]
+    return list(COMPONENTS)
 
 
 def _module(name: str) -> ModuleType:
@@ -26,6 +37,8 @@ def _module(name: str) -> ModuleType:
 def _env_lines(name: str, info: object) -> list[str]:
     if name == "cluster":
         return [f"export KUBECONFIG={info.kubeconfig}"]  # type: ignore[attr-defined]
+    if name == "node":
+        return [f"node {info.name}: nodeSelector {info.node_selector}, tolerations {info.tolerations}"]  # type: ignore[attr-defined]
     if name == "llm":
         return [f"export CVERAG_LLM_URL={info.base_url}"]  # type: ignore[attr-defined]
     if name == "kafka":
@@ -36,10 +49,12 @@ def _env_lines(name: str, info: object) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("command", choices=["build", "up", "down", "status"])
-    parser.add_argument("components", nargs="*", help=f"any of {', '.join(COMPONENTS)} (default: all)")
+    parser.add_argument(
+        "components", nargs="*", help=f"any of {', '.join((*COMPONENTS, *OPTIONAL))} (default: all but node)"
+    )
     args = parser.parse_args(argv)
-    names = args.components or [*COMPONENTS, *(BUILD_ALSO if args.command == "build" else ())]
-    if unknown := set(names) - {*COMPONENTS, *BUILD_ALSO}:
+    names = args.components or _defaults(args.command)
+    if unknown := set(names) - {*COMPONENTS, *BUILD_ALSO, *OPTIONAL}:
         parser.error(f"unknown component(s): {', '.join(sorted(unknown))}")
     try:
         for name in names:

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devstack import proc
@@ -84,6 +84,9 @@ KWOK = GoComponent(
     ldflags=f"-s -w -X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION}",
 )
 COMPONENTS = (ETCD, KUBERNETES, KWOK)
+# The real node's binaries (devstack.node): same module, version and cache directory as the
+# control plane, so they reuse its Go build cache; built only when a real node is wanted.
+NODE = replace(KUBERNETES, commands={"kubelet": "k8s.io/kubernetes/cmd/kubelet"})
 
 
 def build_all() -> None:
@@ -117,6 +120,11 @@ def kwok_stages_dir() -> Path:
         shutil.rmtree(target, ignore_errors=True)
         tmp.replace(target)
     return target
+
+
+def module_dir(component: GoComponent) -> Path:
+    """The component's module source in the Go module cache (read-only; downloaded if missing)."""
+    return Path(_download(component)["Dir"])
 
 
 def _wrapper_module(component: GoComponent) -> Path:

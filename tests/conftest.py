@@ -81,6 +81,21 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from _service(module, request)
 
 
+@pytest.fixture(scope="session")
+def real_node(cluster: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A real kubelet node in the local cluster (``.name``, ``.node_selector``, ``.tolerations``).
+
+    Skipped, with the reason, where containers cannot run (no containerd, runc or cgroups).
+    """
+    if cluster.provider != "local":
+        pytest.skip("the real node joins the local control plane only")
+    from devstack import node as module
+
+    if reason := module.unavailable():
+        pytest.skip(reason)
+    yield from _service(module, request)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]

@@ -1,0 +1,238 @@
+"""A real node beside the kwok ones: a kubelet running pods as containers through containerd.
+
+kwok only marks pods Running; images, users, read-only root filesystems, probes, restarts,
+logs and exec need a kubelet.  This one joins the local control plane (``devstack.cluster``)
+as ``cverag-real-0`` with the node identity NodeRestriction expects, serving TLS with a
+certificate from the cluster CA and authenticating/authorising every caller through the
+API server (webhook), like a managed node.  It is labelled ``cverag.io/node-pool=real`` and
+tainted ``cverag.io/real-node=true:NoSchedule``, so only pods that tolerate the taint and
+select the pool run there, and it sits in ``zone-a`` of the kwok region: the zone spread and
+GPU scheduling tests see the same zones as before and every node has a zone.  Image garbage
+collection is off (images cannot be pulled again here) and disk eviction is relaxed.
+
+Optional: ``python -m devstack up node`` (after the cluster) or the ``real_node`` fixture.
+State, logs and containerd live in ``~/.cache/cverag/state/node``; ``node_host`` records
+the host before the first start and ``stop`` restores it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+
+from devstack import cluster, k8s_build, k8s_components, node_host, node_kubelet, node_runtime, pause, proc
+
+SERVICE = proc.ServiceDir("node")
+NAME = node_kubelet.NAME
+PROCESSES = ("containerd", "kubelet")
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """How tests use the node: its name, how to schedule onto it, containerd's socket."""
+
+    name: str
+    containerd_socket: Path
+    gateway: str  # pods reach host services forwarded with forward_host_port here
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        return {node_kubelet.POOL_LABEL: node_kubelet.LABELS[node_kubelet.POOL_LABEL]}
+
+    @property
+    def tolerations(self) -> list[dict[str, str]]:
+        return [dict(node_kubelet.TOLERATION)]
+
+    def ctr(self, *args: str) -> str:
+        return proc.run(["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args], what="ctr")
+
+    def import_image(self, archive: Path) -> None:
+        self.ctr("images", "import", "--no-unpack=false", str(archive))
+
+    def forward_host_port(self, port: int) -> str:
+        return node_runtime.forward_host_port(port)
+
+
+def unavailable() -> str | None:
+    """Why this machine cannot run a real node, or None when it can."""
+    missing = node_runtime.missing_tools()
+    return f"no container runtime here: missing {', '.join(missing)}" if missing else None
+
+
+def build() -> None:
+    """The kubelet (on top of the control-plane build cache) and the two local images."""
+    k8s_build.build(k8s_build.NODE)
+    pause.pause_image()
+    pause.busybox_image()
+
+
+def ensure_running() -> tuple[NodeInfo, bool]:
+    """The running node if it is Ready in the running cluster, else a fresh one; True if started here."""
+    if reason := unavailable():
+        raise proc.ServiceError(reason)
+    cluster_info, _ = cluster.ensure_running()
+    if (running := _healthy(cluster_info)) is not None:
+        return running, False
+    build()
+    with k8s_build.locked(SERVICE.path / ".lock"):
+        if (running := _healthy(cluster_info)) is not None:
+            return running, False
+        _stop_recorded(restore=False)
+        try:
+            return _start(cluster_info), True
+        except BaseException:
+            _stop_recorded(restore=False)
+            raise
+
+
+def stop() -> None:
+    """Stop kubelet, containers and containerd by pid, forget the Node, undo the host changes."""
+    with k8s_build.locked(SERVICE.path / ".lock"):
+        _stop_recorded(restore=True)
+
+
+def logs() -> list[Path]:
+    return [SERVICE.log(p) for p in PROCESSES]
+
+
+def _info() -> NodeInfo:
+    return NodeInfo(NAME, node_runtime.socket(SERVICE.path), node_runtime.GATEWAY)
+
+
+def _healthy(cluster_info: cluster.ClusterInfo) -> NodeInfo | None:
+    recorded = SERVICE.read_info()
+    if not recorded or not recorded.get("ready") or recorded.get("server") != cluster_info.server:
+        return None
+    with cluster_info.api_client() as api:
+        return _info() if _ready(api) else None
+
+
+def _ready(api: client.ApiClient) -> bool:
+    try:
+        node = client.CoreV1Api(api).read_node(NAME)
+    except client.ApiException:
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def _start(cluster_info: cluster.ClusterInfo) -> NodeInfo:
+    home = SERVICE.path
+    node_host.record_once(home / "host-before.json")
+    for log in logs():
+        log.unlink(missing_ok=True)
+    info = _info()
+    sandbox = pause.pause_image()
+    config = node_runtime.containerd_config(home, sandbox.name)
+    containerd = proc.spawn(["containerd", "--config", config], SERVICE.log("containerd"))
+    pids = {"containerd": containerd.pid}
+    SERVICE.write_info({"pids": pids, "server": cluster_info.server, "ready": False})
+    proc.wait_until(
+        lambda: (
+            subprocess.run(
+                ["ctr", "-a", str(info.containerd_socket), "version"], capture_output=True
+            ).returncode
+            == 0
+        ),
+        what="containerd",
+        timeout=60,
+        log=SERVICE.log("containerd"),
+        process=containerd,
+    )
+    for image in (sandbox, pause.busybox_image()):
+        info.import_image(image.archive)
+    api_port = int(cluster_info.server.rsplit(":", 1)[1])
+    node_runtime.setup_network(api_port, k8s_components.SERVICE_IP, [])
+    kubelet_cmd, healthz = node_kubelet.command(home, cluster_info)
+    with cluster_info.api_client() as api:
+        node_kubelet.allow_apiserver(api)
+        kubelet = proc.spawn(kubelet_cmd, SERVICE.log("kubelet"))
+        pids["kubelet"] = kubelet.pid
+        SERVICE.write_info({"pids": pids, "server": cluster_info.server, "ready": False})
+        proc.wait_until(
+            lambda: _http_ok(healthz),
+            what="kubelet /healthz",
+            timeout=120,
+            log=SERVICE.log("kubelet"),
+            process=kubelet,
+        )
+        proc.wait_until(
+            lambda: _ready(api),
+            what=f"node {NAME} Ready",
+            timeout=120,
+            log=SERVICE.log("kubelet"),
+            process=kubelet,
+        )
+    SERVICE.write_info(
+        {"pids": pids, "server": cluster_info.server, "ready": True, "endpoints": {"node": NAME}}
+    )
+    return info
+
+
+def _stop_recorded(restore: bool) -> None:
+    recorded = _recorded()
+    live = SERVICE.live_pids(recorded)
+    pids = recorded.get("pids", {})
+    if pids.get("kubelet") in live:
+        proc.stop_pid(pids["kubelet"])
+    if pids.get("containerd") in live:
+        _remove_containers(_info())
+        proc.stop_pid(pids["containerd"])
+    SERVICE.info_file.unlink(missing_ok=True)
+    if restore:
+        _forget_node()
+        problems = node_host.restore(
+            SERVICE.path / "host-before.json",
+            [SERVICE.path / "kubelet", SERVICE.path / "containerd"],
+            node_runtime.BRIDGE,
+        )
+        if problems:
+            raise proc.ServiceError("node: could not undo on the host:\n" + "\n".join(problems))
+
+
+def _remove_containers(info: NodeInfo) -> None:
+    """Kill every container and sandbox so no shim outlives containerd (they run in their own groups)."""
+    with contextlib.suppress(proc.ServiceError):  # containerd no longer answers: nothing to list
+        for task in info.ctr("tasks", "ls", "-q").split():
+            with contextlib.suppress(proc.ServiceError):
+                info.ctr("tasks", "delete", "-f", task)
+        for container in info.ctr("containers", "ls", "-q").split():
+            with contextlib.suppress(proc.ServiceError):
+                info.ctr("containers", "delete", container)
+
+
+def _forget_node() -> None:
+    """Delete the Node object so the cluster keeps no NotReady node (when the cluster still runs)."""
+    recorded = cluster.SERVICE.read_info()
+    if not recorded:
+        return
+    kubeconfig = recorded["cluster"]["kubeconfig"]
+    with (
+        config.new_client_from_config(config_file=kubeconfig) as api,
+        contextlib.suppress(client.ApiException),
+    ):
+        client.CoreV1Api(api).delete_node(NAME)
+
+
+def _recorded() -> dict[str, Any]:
+    """What was recorded, even when some of its processes died (those still alive must be stopped)."""
+    try:
+        recorded: dict[str, Any] = json.loads(SERVICE.info_file.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return recorded
+
+
+def _http_ok(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
+    try:
+        with opener.open(url, timeout=5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

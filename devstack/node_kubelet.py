@@ -1,0 +1,108 @@
+"""The real node's kubelet: its configuration, identity and the RBAC the API server needs to reach it.
+
+Settings that are not kubelet defaults, and why: ``failCgroupV1: false`` (this host has
+cgroup v1, which the kubelet refuses by default), ``cgroupDriver: cgroupfs`` (no systemd),
+TLS with a certificate from the cluster CA and webhook authentication/authorisation with
+anonymous access off (as on a managed node; the API server calls in with its own client
+certificate, bound here to ``system:kubelet-api-admin``), the taint at registration, image
+garbage collection off (nothing can be pulled again here) and relaxed disk eviction (the
+shared disk may be well used).  All of its directories are below the node's state directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from kubernetes import client
+
+from devstack import k8s_build, k8s_pki, node_runtime, proc
+from devstack.cluster import ClusterInfo
+
+NAME = "cverag-real-0"
+POOL_LABEL, TAINT_KEY = "cverag.io/node-pool", "cverag.io/real-node"
+LABELS = {
+    POOL_LABEL: "real",
+    "topology.kubernetes.io/zone": "zone-a",
+    "topology.kubernetes.io/region": "us-east-1",
+}
+TOLERATION = {"key": TAINT_KEY, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+KUBELET_CLIENT_BINDING = "cverag:kube-apiserver-kubelet-client"
+
+
+def command(home: Path, cluster_info: ClusterInfo) -> tuple[list[str], str]:
+    """The kubelet's command line and its healthz URL; writes its config, kubeconfig and certs."""
+    pki = k8s_pki.Pki(cluster_info.ca_cert.parent)
+    address = node_ip()
+    client_cert, client_key = k8s_pki.node_client(pki, NAME, address)
+    kubeconfig = home / "kubelet.kubeconfig"
+    user = (f"system:node:{NAME}", client_cert, client_key)
+    k8s_pki.write_kubeconfig(kubeconfig, pki, cluster_info.server, user=user)
+    healthz_port, port = proc.free_port(), proc.free_port()
+    serving = pki.directory / f"node-{NAME}-serving"
+    config = {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "failCgroupV1": False,  # this host has cgroup v1; the kubelet refuses it by default
+        "cgroupDriver": "cgroupfs",
+        "containerRuntimeEndpoint": f"unix://{node_runtime.socket(home)}",
+        "address": address,
+        "port": port,
+        "readOnlyPort": 0,
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": healthz_port,
+        "tlsCertFile": f"{serving}.crt",
+        "tlsPrivateKeyFile": f"{serving}.key",
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": str(pki.ca_cert)},
+        },
+        "authorization": {"mode": "Webhook"},
+        "registerWithTaints": [{k: v for k, v in TOLERATION.items() if k != "operator"}],
+        "imageGCHighThresholdPercent": 100,  # nothing can be pulled again here
+        "imageGCLowThresholdPercent": 99,
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+        "podLogsDir": str(home / "pod-logs"),
+        "resolvConf": "/etc/resolv.conf",
+        "maxPods": 32,
+        "syncFrequency": "10s",
+    }
+    config_file = home / "kubelet.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [
+        str(k8s_build.NODE.binary("kubelet")),
+        f"--config={config_file}",
+        f"--kubeconfig={kubeconfig}",
+        f"--root-dir={home / 'kubelet'}",
+        f"--hostname-override={NAME}",
+        f"--node-ip={address}",
+        "--node-labels=" + ",".join(f"{k}={v}" for k, v in LABELS.items()),
+    ]
+    return cmd, f"http://127.0.0.1:{healthz_port}/healthz"
+
+
+def allow_apiserver(api: client.ApiClient) -> None:
+    """Let the API server's kubelet client (logs, exec, port-forward) through the kubelet's webhook authz."""
+    binding = {
+        "metadata": {"name": KUBELET_CLIENT_BINDING},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "system:kubelet-api-admin",
+        },
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": k8s_pki.KUBELET_CLIENT_USER}
+        ],
+    }
+    try:
+        client.RbacAuthorizationV1Api(api).create_cluster_role_binding(binding)
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def node_ip() -> str:
+    """The host's address on its default route (a kubelet refuses a loopback node IP)."""
+    route = proc.run(["ip", "-4", "-o", "route", "get", "192.0.2.255"], what="ip route get").split()
+    return route[route.index("src") + 1]
