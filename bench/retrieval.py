@@ -24,7 +24,7 @@ from devstack import postgres
 from workloads.index.embedding.local import LocalEmbedder
 from workloads.rag.retrieval import Mode
 from workloads.rag.service import RagService
-from workloads.rag.understand import Filters
+from workloads.store.search import Filters
 
 
 def _http(url: str, texts: list[str], rounds: int) -> list[float]:

@@ -24,8 +24,9 @@ from typing import Any
 from workloads.rag import prompt
 from workloads.rag.records import RecordReader
 from workloads.rag.retrieval import Mode, Retriever
-from workloads.rag.understand import Filters, cve_ids
+from workloads.rag.understand import cve_ids
 from workloads.store import fields
+from workloads.store.search import Filters
 
 FILLER = frozenset(
     [

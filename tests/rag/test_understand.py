@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from workloads.index.documents import CHUNK_CHARS, CveRow, build, chunk_ids, cve_of, split_text
-from workloads.rag.conditions import vector_filter
 from workloads.rag.entities import _clear_pair, ngrams
+from workloads.rag.filter_clauses import vector_filter
 from workloads.rag.retrieval import fuse, terms
-from workloads.rag.understand import Filters, cve_ids, filters_from_question
+from workloads.rag.understand import cve_ids, filters_from_question
+from workloads.store.search import Filters
 
 
 @pytest.mark.parametrize(
@@ -96,3 +97,12 @@ def test_document_text_holds_the_facts_and_chunks_stay_bounded() -> None:
     assert build(_row("same"), "m").content_hash == build(_row("same"), "m").content_hash
     assert build(_row("same"), "m").content_hash != build(_row("same"), "other-model").content_hash
     assert split_text("x" * 2500, 1000) == ["x" * 1000, "x" * 1000, "x" * 500] and chunk_ids("C", 0) == []
+
+
+@pytest.mark.parametrize(
+    ("published_to", "last_year"),
+    [(date(2024, 1, 1), 2023), (date(2024, 3, 1), 2024), (date(1, 1, 1), 0), (date(9999, 12, 31), 9999)],
+)
+def test_vector_year_bound_of_an_exclusive_date(published_to: date, last_year: int) -> None:
+    """Dates at the ends of the calendar (``0001-01-01`` raised OverflowError, a 500) filter too."""
+    assert vector_filter(Filters(published_to=published_to)) == {"year": {"$lte": last_year}}

@@ -27,10 +27,11 @@ from psycopg_pool import ConnectionPool
 
 from workloads.index.backends import BackendError
 from workloads.index.documents import cve_of
-from workloads.rag import conditions, lexical
+from workloads.rag import filter_clauses, lexical
 from workloads.rag.entities import GENERIC, Entities, NameCatalog
-from workloads.rag.understand import Filters, cve_ids, filters_from_question
+from workloads.rag.understand import cve_ids, filters_from_question
 from workloads.rag.vectors import VectorSearch
+from workloads.store.search import Filters
 
 Mode = Literal["hybrid", "vector", "lexical"]
 RRF_K = 60
@@ -121,7 +122,7 @@ class Retriever:
 
     def _vector(self, query: str, filters: Filters, n: int) -> list[str]:
         try:
-            matches = self.vectors.query(query, n * 2, conditions.vector_filter(filters))
+            matches = self.vectors.query(query, n * 2, filter_clauses.vector_filter(filters))
         except BackendError as exc:
             log.warning("vector search unavailable, full text only: %s", exc)
             return []
@@ -131,11 +132,11 @@ class Retriever:
         words = terms(query)
         if not words:
             return []
-        where, params = conditions.where(filters)
+        where, params = filter_clauses.where(filters)
         return lexical.candidates(self.pool, words, self.common.distinctive(words), where, params, n)
 
     def _named(self, entities: Entities, filters: Filters, n: int) -> list[str]:
-        where, params = conditions.where(filters)
+        where, params = filter_clauses.where(filters)
         statement = sql.SQL(
             "SELECT c.cve_id FROM cves c LEFT JOIN kev_catalog k ON k.cve_id = c.cve_id"
             " WHERE (c.products && %s::text[] OR c.vendors && %s::text[]) AND {where}"
@@ -151,7 +152,7 @@ class Retriever:
     def _read(self, scores: dict[str, float], plan: Plan, top_k: int) -> list[Hit]:
         """The best candidates that pass the filters (named ids pass regardless), best first."""
         ranked = sorted(scores, key=lambda c: (-scores[c], c))[: max(top_k * 4, 40)]
-        where, params = conditions.where(plan.filters)
+        where, params = filter_clauses.where(plan.filters)
         statement = sql.SQL(
             "SELECT c.cve_id, coalesce(c.title, left(c.description, 120)), c.base_severity, c.base_score::float8, c.date_published::date,"
             " (c.kev_date_added IS NOT NULL OR k.cve_id IS NOT NULL)"

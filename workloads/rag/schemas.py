@@ -11,13 +11,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workloads.rag.understand import Filters
+from workloads.store.search import Filters
 
 Severity = Literal["NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL", "none", "low", "medium", "high", "critical"]
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class SearchFilters(BaseModel):
+class RequestFilters(BaseModel):
+    """The ``filters`` of a ``/v1/search`` body, as a client spells them; :meth:`to_filters`
+    turns them into the one :class:`~workloads.store.search.Filters` every search uses."""
+
     model_config = _STRICT
     vendor: str | None = Field(default=None, min_length=1, max_length=200, strict=True)
     product: str | None = Field(default=None, min_length=1, max_length=200, strict=True)
@@ -54,7 +57,7 @@ class SearchRequest(BaseModel):
     model_config = _STRICT
     query: str = Field(min_length=1, max_length=2000, strict=True)
     top_k: int = Field(default=10, ge=1, le=50, strict=True)
-    filters: SearchFilters = Field(default_factory=lambda: SearchFilters())
+    filters: RequestFilters = Field(default_factory=lambda: RequestFilters())
 
 
 class SearchResult(BaseModel):
@@ -88,7 +91,3 @@ class AskResponse(BaseModel):
     answer: str
     citations: list[Citation]
     model: str
-
-
-class ErrorResponse(BaseModel):
-    detail: str | list[dict[str, object]]

@@ -27,10 +27,11 @@ from workloads.rag.llm import ChatModel, LlmUnavailable
 from workloads.rag.records import CveFacts, RecordReader
 from workloads.rag.retrieval import Hit, Retriever
 from workloads.rag.settings import RagSettings
-from workloads.rag.understand import Filters, cve_ids
+from workloads.rag.understand import cve_ids
 from workloads.rag.vectors import VectorSearch
 from workloads.store.models import CveVersion
 from workloads.store.query import StoreReader
+from workloads.store.search import Filters
 
 NO_MODEL = "none"
 log = logging.getLogger(__name__)

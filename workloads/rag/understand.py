@@ -10,8 +10,9 @@ the store's own names elsewhere (:mod:`workloads.rag.entities`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from datetime import date
+
+from workloads.store.search import Filters
 
 CVE_ID = re.compile(r"\bCVE-(\d{4})-(\d{4,})\b", re.IGNORECASE)
 _SEVERITY = re.compile(
@@ -28,29 +29,6 @@ _KEV = re.compile(
     r"\b(kev|known[- ]exploited|actively[- ]exploited|exploited in the wild|in the wild|under active exploitation)\b",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Filters of a search; the same meaning for full text, vectors and the final read."""
-
-    vendor: str | None = None
-    product: str | None = None
-    min_severity: str | None = None
-    min_score: float | None = None
-    cwe: str | None = None
-    kev: bool | None = None
-    published_from: date | None = None
-    published_to: date | None = None
-
-    def merged(self, other: Filters) -> Filters:
-        """``self`` where set (explicit filters win), else ``other`` (read from the question)."""
-        picked = {k: v if v is not None else getattr(other, k) for k, v in vars(self).items()}
-        return replace(self, **picked)
-
-    @property
-    def empty(self) -> bool:
-        return all(v is None for v in vars(self).values())
 
 
 def cve_ids(text: str) -> list[str]:

@@ -19,7 +19,7 @@ from workloads.store import fields
 from workloads.store.db import StoreTarget, connect
 from workloads.store.migrate import schema_version
 from workloads.store.models import CveVersion, SearchHit, StoreStats
-from workloads.store.search import SearchFilters, search_query
+from workloads.store.search import StoreSearch, search_query
 
 _VERSION_COLUMNS = (
     "cve_id, version, state, kind, sha256, valid_from, valid_to, date_updated, out_of_order, changes, diff,"
@@ -84,8 +84,8 @@ class StoreReader:
         return [self._version(row) for row in rows]
 
     def search(self, text: str | None = None, **filters: Any) -> list[SearchHit]:
-        """Full-text search (ranked) with filters; see :class:`SearchFilters` for the names."""
-        query, params = search_query(text, SearchFilters(**filters))
+        """Full-text search (ranked) with filters; see :class:`StoreSearch` for the names."""
+        query, params = search_query(text, StoreSearch(**filters))
         return [SearchHit(*row) for row in self.conn.execute(query, params).fetchall()]
 
     def positions(self, group: str, topic: str) -> dict[int, int]:

@@ -8,9 +8,9 @@ normaliser stores; KEV matches either the record's CISA-ADP entry or the loaded 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
 
 from psycopg import sql
 
@@ -24,39 +24,34 @@ _HIT_COLUMNS = sql.SQL(
 
 
 @dataclass(frozen=True)
-class SearchFilters:
+class Filters:
+    """What a search is narrowed to: one type, one meaning, for the store's own search and for
+    the RAG API (full text, vectors and the final read).  ``published_to`` is exclusive; the
+    bounds may be dates or datetimes."""
+
     vendor: str | None = None
     product: str | None = None
     min_severity: str | None = None
     min_score: float | None = None
     cwe: str | None = None
     kev: bool | None = None
-    published_from: datetime | None = None
-    published_to: datetime | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+
+    def merged(self, other: Filters) -> Filters:
+        """``self`` where set (explicit filters win), else ``other`` (e.g. read from a question)."""
+        picked = {k: v if v is not None else getattr(other, k) for k, v in vars(self).items()}
+        return replace(self, **picked)
+
+
+@dataclass(frozen=True)
+class StoreSearch(Filters):
+    """The store's :meth:`~workloads.store.query.StoreReader.search`: the filters, plus the
+    record state and a page."""
+
     state: str | None = None
     limit: int = 20
     offset: int = 0
-
-
-class FilterFields(Protocol):
-    """What a filter names: :class:`SearchFilters` here, the RAG API's question filters there."""
-
-    @property
-    def vendor(self) -> str | None: ...
-    @property
-    def product(self) -> str | None: ...
-    @property
-    def min_severity(self) -> str | None: ...
-    @property
-    def min_score(self) -> float | None: ...
-    @property
-    def cwe(self) -> str | None: ...
-    @property
-    def kev(self) -> bool | None: ...
-    @property
-    def published_from(self) -> date | None: ...
-    @property
-    def published_to(self) -> date | None: ...
 
 
 def cwe_id(value: str) -> str:
@@ -74,7 +69,7 @@ def severities_at_least(minimum: str) -> list[str]:
     return list(fields.SEVERITY_ORDER[fields.SEVERITY_ORDER.index(wanted) :])
 
 
-def filter_conditions(f: FilterFields) -> tuple[list[sql.Composable], list[Any]]:
+def filter_conditions(f: Filters) -> tuple[list[sql.Composable], list[Any]]:
     """SQL conditions over ``cves c`` (KEV catalog joined as ``k``) and their parameters."""
     conds: list[sql.Composable] = []
     params: list[Any] = []
@@ -102,7 +97,7 @@ def filter_conditions(f: FilterFields) -> tuple[list[sql.Composable], list[Any]]
     return conds, params
 
 
-def _conditions(text: str | None, f: SearchFilters) -> tuple[list[sql.Composable], list[Any]]:
+def _conditions(text: str | None, f: StoreSearch) -> tuple[list[sql.Composable], list[Any]]:
     conds, params = filter_conditions(f)
     if text:
         conds.insert(0, sql.SQL("c.search @@ websearch_to_tsquery('english', %s)"))
@@ -113,7 +108,7 @@ def _conditions(text: str | None, f: SearchFilters) -> tuple[list[sql.Composable
     return conds, params
 
 
-def search_query(text: str | None, filters: SearchFilters) -> tuple[sql.Composed, list[Any]]:
+def search_query(text: str | None, filters: StoreSearch) -> tuple[sql.Composed, list[Any]]:
     """SQL and parameters; results rank by text relevance, then newest publication first."""
     conds, params = _conditions(text, filters)
     rank = sql.SQL("ts_rank_cd(c.search, websearch_to_tsquery('english', %s))") if text else sql.SQL("0.0")

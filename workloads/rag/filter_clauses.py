@@ -1,22 +1,25 @@
-"""One set of :class:`~workloads.rag.understand.Filters`, two translations.
+"""One set of :class:`~workloads.store.search.Filters`, two clause languages.
 
 ``sql_conditions`` filters the store's ``cves`` rows (alias ``c``, with the KEV catalog
 joined as ``k``) for full text, name matches and the final read of every result;
 ``vector_filter`` is the same request in the index's metadata filter language (Pinecone's,
 which the pgvector backend also speaks).  The vector side can only filter on years, so
 date bounds there are widened to whole years and the final SQL read applies them exactly.
+
+(Named for what it builds: ``conditions`` elsewhere in the project are Kubernetes status
+conditions.)
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime
+from datetime import time as clock_time
 from typing import Any
 
 from psycopg import sql
 
-from workloads.rag.understand import Filters
 from workloads.store import fields
-from workloads.store.search import cwe_id, filter_conditions, severities_at_least
+from workloads.store.search import Filters, cwe_id, filter_conditions, severities_at_least
 
 
 def sql_conditions(f: Filters) -> tuple[list[sql.Composable], list[Any]]:
@@ -47,7 +50,15 @@ def vector_filter(f: Filters) -> dict[str, Any] | None:
     if f.published_from:
         parts.append({"year": {"$gte": f.published_from.year}})
     if f.published_to:
-        parts.append({"year": {"$lte": (f.published_to - timedelta(days=1)).year}})
+        parts.append({"year": {"$lte": last_year_before(f.published_to)}})
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def last_year_before(bound: date) -> int:
+    """The year of the last moment before an exclusive bound: a bound at the very start of a
+    year ends the year before.  Arithmetic on the bound is avoided on purpose: the day before
+    ``0001-01-01`` does not exist (``date - timedelta`` raised OverflowError, a 500)."""
+    at_midnight = not isinstance(bound, datetime) or bound.time() == clock_time.min
+    return bound.year - 1 if (bound.month, bound.day) == (1, 1) and at_midnight else bound.year
