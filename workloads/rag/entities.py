@@ -3,7 +3,7 @@
 Embeddings blur rare names ("qdPM", "Tenda AC15") into their word pieces, and full text
 splits them into stems; an exact match on the normalised ``vendors``/``products`` arrays
 finds them.  Word n-grams (1-5 words) of the question are looked up in the store's sets of
-names, loaded once and refreshed every few minutes.  Generic words that are also product
+names, loaded on first use and refreshed every few minutes.  Generic words that are also product
 names somewhere ("server", "plugin", "firmware") are ignored, or every question would match.
 
 A vendor and one of its products named together ("Apache Tomcat") are clear enough to be a
@@ -13,12 +13,14 @@ filter; other matches only add a ranked list to the fusion.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg_pool import ConnectionPool
+
+from workloads.common.cache import Refreshed
+from workloads.common.pacing import Clock
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9._+\-/]*[a-z0-9+]|[a-z0-9]")
 _GENERIC_WORDS = """a an and any are as at be by can cve cves data do does exist file for from has have how i in is it
@@ -52,19 +54,13 @@ def ngrams(question: str) -> list[str]:
 class NameCatalog:
     """The store's vendor, product and ``vendor:product`` names, cached for ``ttl`` seconds."""
 
-    def __init__(self, pool: ConnectionPool[Any], ttl: float = 600.0) -> None:
+    def __init__(self, pool: ConnectionPool[Any], ttl: float = 600.0, clock: Clock = time.monotonic) -> None:
         self.pool = pool
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._loaded = 0.0
-        self._names: tuple[frozenset[str], frozenset[str], frozenset[str]] = (frozenset(),) * 3
+        self._names = Refreshed(self._load, ttl, clock)
 
     def names(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-        with self._lock:
-            if time.monotonic() - self._loaded > self.ttl:
-                self._names = self._load()
-                self._loaded = time.monotonic()
-            return self._names
+        """Loaded on first use, then again when ``ttl`` seconds old."""
+        return self._names.get()
 
     def _load(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
         with self.pool.connection() as conn:

@@ -15,12 +15,14 @@ with all of them are the candidates; before the first ANALYZE every word counts.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 from psycopg import sql
 from psycopg_pool import ConnectionPool
+
+from workloads.common.cache import Refreshed
+from workloads.common.pacing import Clock
 
 COMMON = 0.02
 _RANKED = (
@@ -40,19 +42,13 @@ _TERMS = (
 class CommonLexemes:
     """Lexemes of ``cves.search`` more frequent than :data:`COMMON`, from ``pg_stats``."""
 
-    def __init__(self, pool: ConnectionPool[Any], ttl: float = 300.0) -> None:
+    def __init__(self, pool: ConnectionPool[Any], ttl: float = 300.0, clock: Clock = time.monotonic) -> None:
         self.pool = pool
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._loaded = 0.0
-        self._common: frozenset[str] = frozenset()
+        self._common = Refreshed(self._load, ttl, clock)
 
     def get(self) -> frozenset[str]:
-        with self._lock:
-            if time.monotonic() - self._loaded > self.ttl:
-                self._common = self._load()
-                self._loaded = time.monotonic()
-            return self._common
+        """Loaded on first use, then again when ``ttl`` seconds old."""
+        return self._common.get()
 
     def _load(self) -> frozenset[str]:
         with self.pool.connection() as conn:
