@@ -14,14 +14,27 @@ import signal
 faulthandler.enable(all_threads=True)
 faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
 
-import os  # noqa: E402  (after the handlers above, on purpose)
+import argparse  # noqa: E402  (after the handlers above, on purpose)
+import os  # noqa: E402
 
 import kopf  # noqa: E402
 
 import controllers.main  # noqa: E402, F401  (registers the handlers)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """No flags: ``--help`` names the environment the operator reads, then it runs."""
+    return argparse.ArgumentParser(
+        prog="python -m controllers",
+        description=__doc__.splitlines()[0],
+        epilog="Settings: CVERAG_NAMESPACE (watch one namespace; unset: the whole cluster), "
+        "CVERAG_LIVENESS (default http://0.0.0.0:8080/healthz), CVERAG_VERBOSE=1, and the "
+        "CVERAG_* variables that controllers.main reads.",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser().parse_args(argv)
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=os.environ.get("CVERAG_VERBOSE") == "1")
     kopf.run(
         clusterwide=os.environ.get("CVERAG_NAMESPACE") is None,

@@ -6,6 +6,7 @@ the configuration is invalid, with the reason on stderr.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
@@ -15,7 +16,17 @@ from workloads.rag.api import create_app
 from workloads.rag.settings import RagSettings
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
+    """No flags: ``--help`` says where the configuration comes from, then the API serves."""
+    return argparse.ArgumentParser(
+        prog="python -m workloads.rag",
+        description=__doc__.splitlines()[0],
+        epilog="Settings: the CVERAG_* environment variables of workloads.rag.settings.",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
