@@ -96,7 +96,9 @@ def _apiserver(layout: Layout) -> list[str]:
         f"--tls-private-key-file={pki.serving_key}",
         f"--client-ca-file={pki.ca_cert}",
         "--authorization-mode=Node,RBAC",
-        "--enable-admission-plugins=NodeRestriction",
+        # PodNodeSelector/PodTolerationRestriction: a namespace annotated for it sends all its
+        # pods to one node pool (the real node, devstack.node), with no field in the pods.
+        "--enable-admission-plugins=NodeRestriction,PodNodeSelector,PodTolerationRestriction",
         # A real kubelet (devstack.node) requires authenticated callers; the node's name does
         # not resolve here, its InternalIP does.
         f"--kubelet-client-certificate={pki.kubelet_client_cert}",

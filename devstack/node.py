@@ -4,11 +4,15 @@ kwok only marks pods Running; images, users, read-only root filesystems, probes,
 logs and exec need a kubelet.  This one joins the local control plane (``devstack.cluster``)
 as ``cverag-real-0`` with the node identity NodeRestriction expects, serving TLS with a
 certificate from the cluster CA and authenticating/authorising every caller through the
-API server (webhook), like a managed node.  It is labelled ``cverag.io/node-pool=real`` and
-tainted ``cverag.io/real-node=true:NoSchedule``, so only pods that tolerate the taint and
-select the pool run there, and it sits in ``zone-a`` of the kwok region: the zone spread and
-GPU scheduling tests see the same zones as before and every node has a zone.  Image garbage
-collection is off (images cannot be pulled again here) and disk eviction is relaxed.
+API server (webhook), like a managed node.  It is labelled ``cverag.io/node-pool=real``,
+tainted ``cverag.io/real-node=true:NoSchedule`` and cordoned (``node_kubelet.cordon`` says
+why), so only pods that select the pool and carry ``NodeInfo.tolerations`` run there; a
+namespace annotated for the API server's PodNodeSelector and PodTolerationRestriction
+plugins (``NodeInfo.namespace_annotations``) gets that for every pod made in it, so the
+operator's pods land here without a scheduling field in the CRs.  It sits in ``zone-a`` of
+the kwok region: the zone spread tests see the same zones as before and every node has a
+zone.  Image garbage collection is off (images cannot be pulled again here) and disk
+eviction is relaxed.
 
 Optional: ``python -m devstack up node`` (after the cluster) or the ``real_node`` fixture.
 State, logs and containerd live in ``~/.cache/cverag/state/node``; ``node_host`` records
@@ -27,7 +31,17 @@ from typing import Any
 
 from kubernetes import client, config
 
-from devstack import cluster, k8s_build, k8s_components, node_host, node_kubelet, node_runtime, pause, proc
+from devstack import (
+    cluster,
+    k8s_build,
+    k8s_components,
+    node_host,
+    node_kubelet,
+    node_runtime,
+    pause,
+    probe_image,
+    proc,
+)
 
 SERVICE = proc.ServiceDir("node")
 NAME = node_kubelet.NAME
@@ -48,7 +62,16 @@ class NodeInfo:
 
     @property
     def tolerations(self) -> list[dict[str, str]]:
-        return [dict(node_kubelet.TOLERATION)]
+        return [dict(t) for t in node_kubelet.TOLERATIONS]
+
+    @property
+    def namespace_annotations(self) -> dict[str, str]:
+        """Annotations that send every pod of a namespace here (PodNodeSelector, PodTolerationRestriction)."""
+        selector = ",".join(f"{k}={v}" for k, v in self.node_selector.items())
+        return {
+            "scheduler.alpha.kubernetes.io/node-selector": selector,
+            "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(self.tolerations),
+        }
 
     def ctr(self, *args: str) -> str:
         return proc.run(["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args], what="ctr")
@@ -70,7 +93,7 @@ def build() -> None:
     """The kubelet (on top of the control-plane build cache) and the two local images."""
     k8s_build.build(k8s_build.NODE)
     pause.pause_image()
-    pause.busybox_image()
+    probe_image.probe_image()
 
 
 def ensure_running() -> tuple[NodeInfo, bool]:
@@ -119,7 +142,8 @@ def _ready(api: client.ApiClient) -> bool:
         node = client.CoreV1Api(api).read_node(NAME)
     except client.ApiException:
         return False
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+    ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+    return ready and bool(node.spec.unschedulable)
 
 
 def _start(cluster_info: cluster.ClusterInfo) -> NodeInfo:
@@ -145,7 +169,7 @@ def _start(cluster_info: cluster.ClusterInfo) -> NodeInfo:
         log=SERVICE.log("containerd"),
         process=containerd,
     )
-    for image in (sandbox, pause.busybox_image()):
+    for image in (sandbox, probe_image.probe_image()):
         info.import_image(image.archive)
     api_port = int(cluster_info.server.rsplit(":", 1)[1])
     node_runtime.setup_network(api_port, k8s_components.SERVICE_IP, [])
@@ -163,7 +187,7 @@ def _start(cluster_info: cluster.ClusterInfo) -> NodeInfo:
             process=kubelet,
         )
         proc.wait_until(
-            lambda: _ready(api),
+            lambda: node_kubelet.cordon(api) and _ready(api),
             what=f"node {NAME} Ready",
             timeout=120,
             log=SERVICE.log("kubelet"),

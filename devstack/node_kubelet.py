@@ -26,7 +26,13 @@ LABELS = {
     "topology.kubernetes.io/zone": "zone-a",
     "topology.kubernetes.io/region": "us-east-1",
 }
-TOLERATION = {"key": TAINT_KEY, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+TAINT = {"key": TAINT_KEY, "value": "true", "effect": "NoSchedule"}
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+# What a pod needs to run here: the node's own taint, and the cordon (see ``cordon``).
+TOLERATIONS = [
+    {"key": TAINT_KEY, "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+    {"key": UNSCHEDULABLE, "operator": "Exists", "effect": "NoSchedule"},
+]
 KUBELET_CLIENT_BINDING = "cverag:kube-apiserver-kubelet-client"
 
 
@@ -59,7 +65,7 @@ def command(home: Path, cluster_info: ClusterInfo) -> tuple[list[str], str]:
             "x509": {"clientCAFile": str(pki.ca_cert)},
         },
         "authorization": {"mode": "Webhook"},
-        "registerWithTaints": [{k: v for k, v in TOLERATION.items() if k != "operator"}],
+        "registerWithTaints": [TAINT],
         "imageGCHighThresholdPercent": 100,  # nothing can be pulled again here
         "imageGCLowThresholdPercent": 99,
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
@@ -100,6 +106,28 @@ def allow_apiserver(api: client.ApiClient) -> None:
     except client.ApiException as exc:
         if exc.status != 409:
             raise
+
+
+def cordon(api: client.ApiClient) -> bool:
+    """Mark the registered node unschedulable; True once it is (False: not registered yet).
+
+    The taint alone keeps foreign pods off, but the scheduler's TaintToleration filter then
+    counts this node among "node(s) had untolerated taint(s)" for every pod, which changes
+    the messages the kwok scheduling tests read (2 GPU nodes become 3).  NodeUnschedulable
+    runs before it and sets a cordoned node aside as "node(s) were unschedulable"; pods that
+    tolerate ``node.kubernetes.io/unschedulable`` (and the taint) are still placed here.
+    The kubelet's old ``--register-schedulable=false`` did the same and is gone.
+    """
+    core = client.CoreV1Api(api)
+    try:
+        node = core.read_node(NAME)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    if not node.spec.unschedulable:
+        core.patch_node(NAME, {"spec": {"unschedulable": True}})
+    return True
 
 
 def node_ip() -> str:

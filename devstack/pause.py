@@ -1,14 +1,11 @@
-"""The two images the real node needs without a registry: ``pause`` and a tiny test image.
+"""The ``pause`` image every pod sandbox needs, made here because no registry is reachable.
 
-No container registry is reachable here, so nothing can be pulled.  Every pod sandbox needs
-the ``pause`` image; it is compiled from Kubernetes' own ``build/pause/linux/pause.c`` (read
-from the ``k8s.io/kubernetes`` module source the control-plane build already downloaded) as
-a static binary with the same flags as upstream's Makefile, and given the upstream user
-65535.  Test pods need a shell and a few tools but the pause binary has none, so a second
-image carries Debian's static busybox (package ``busybox-static``).  Both are written as OCI
-image-layout archives by hand — one uncompressed layer, fixed mtimes, so the digest depends
-only on the content — cached under ``~/.cache/cverag/`` and loaded with
-``ctr images import``.
+It is compiled from Kubernetes' own ``build/pause/linux/pause.c`` (read from the
+``k8s.io/kubernetes`` module source the control-plane build already downloaded) as a static
+binary with the flags of upstream's Makefile, and runs as upstream's user 65535.  Images are
+written as OCI image-layout archives by hand (``write_archive``: one uncompressed layer,
+fixed mtimes, so the digest depends only on the content), cached under ``~/.cache/cverag/``
+and loaded with ``ctr images import``.
 """
 
 from __future__ import annotations
@@ -25,9 +22,6 @@ from pathlib import Path
 from devstack import k8s_build, proc
 
 PAUSE_SOURCE = "build/pause/linux/pause.c"
-BUSYBOX = Path("/bin/busybox")
-# Applets the tests call by name; everything else stays reachable as `busybox <applet>`.
-_APPLETS = ("sh", "sleep", "cat", "id", "touch", "wget", "echo", "ls", "head", "tail", "dd", "env")
 
 
 @dataclass(frozen=True)
@@ -61,19 +55,6 @@ def pause_image() -> Image:
     proc.run(["strip", binary], what="strip pause")
     config: dict[str, object] = {"Entrypoint": ["/pause"], "User": "65535:65535"}
     write_archive(image, {"pause": binary.read_bytes()}, {}, config)
-    return image
-
-
-def busybox_image() -> Image:
-    """``cverag.local/busybox:<hash>`` holding the host's static busybox; keyed by its content."""
-    if not BUSYBOX.is_file():
-        raise proc.ServiceError(f"{BUSYBOX} missing: apt-get install busybox-static")
-    content = BUSYBOX.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()[:12]
-    image = Image(f"cverag.local/busybox:{digest}", proc.cache_dir("busybox-image", digest) / "image.oci.tar")
-    if not image.archive.is_file():
-        links = {f"bin/{applet}": "busybox" for applet in _APPLETS}
-        write_archive(image, {"bin/busybox": content}, links, {"Cmd": ["/bin/sh"]})
     return image
 
 
