@@ -200,22 +200,27 @@ def _start(cluster_info: cluster.ClusterInfo) -> NodeInfo:
 
 
 def _stop_recorded(restore: bool) -> None:
+    """Stop kubelet and containerd by pid.  A restart (``restore=False``) leaves the containers
+    running, as on a real node: the next kubelet adopts them or, for a new cluster, removes them
+    through CRI (network torn down properly).  ``down`` removes them all and undoes the host."""
     recorded = _recorded()
     live = SERVICE.live_pids(recorded)
     pids = recorded.get("pids", {})
     if pids.get("kubelet") in live:
         proc.stop_pid(pids["kubelet"])
     if pids.get("containerd") in live:
-        _remove_containers(_info())
+        if restore:
+            _remove_containers(_info())
         proc.stop_pid(pids["containerd"])
     SERVICE.info_file.unlink(missing_ok=True)
     if restore:
         _forget_node()
-        problems = node_host.restore(
-            SERVICE.path / "host-before.json",
-            [SERVICE.path / "kubelet", SERVICE.path / "containerd"],
-            node_runtime.BRIDGE,
-        )
+        transient = [
+            SERVICE.path / d for d in ("kubelet", "pod-logs", "cni", "containerd/state", "containerd/runc")
+        ]
+        problems = node_host.restore(SERVICE.path / "host-before.json", transient, node_runtime.BRIDGE)
+        for directory in transient:  # images stay in containerd's root for the next start
+            subprocess.run(["rm", "-rf", "--one-file-system", str(directory)], check=False)
         if problems:
             raise proc.ServiceError("node: could not undo on the host:\n" + "\n".join(problems))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -134,7 +135,7 @@ def _delete_new_chains(tool: str, table: str, before: set[str], problems: list[s
         return
     rules = subprocess.run([tool, "-w", "-t", table, "-S"], capture_output=True, text=True, check=False)
     for rule in rules.stdout.splitlines():  # jumps from chains that stay (built-in ones) first
-        words = rule.split()
+        words = shlex.split(rule)  # CNI's rules carry quoted comments
         if words[0] == "-A" and words[1] not in new and ("-j" in words or "-g" in words):
             target = words[words.index("-j" if "-j" in words else "-g") + 1]
             if target in new:
