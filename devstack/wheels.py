@@ -55,7 +55,16 @@ def ensure_wheelhouse() -> Path:
         if not target.is_dir():  # not a concurrent download that finished first
             raise
         shutil.rmtree(partial, ignore_errors=True)
+    _forget_older(target)
     return target
+
+
+def _forget_older(kept: Path) -> None:
+    """Each wheelhouse is about 180 MB: once a new lock's is complete, the earlier locks' go."""
+    tag = kept.name.split("-", 2)[2]
+    for old in kept.parent.glob(f"wheelhouse-*-{tag}"):
+        if old != kept and ".partial-" not in old.name:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _tree_files() -> list[Path]:
