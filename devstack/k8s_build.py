@@ -86,7 +86,7 @@ KWOK = GoComponent(
 COMPONENTS = (ETCD, KUBERNETES, KWOK)
 # The real node's binaries (devstack.node): same module, version and cache directory as the
 # control plane, so they reuse its Go build cache; built only when a real node is wanted.
-NODE = replace(KUBERNETES, commands={"kubelet": "k8s.io/kubernetes/cmd/kubelet"})
+NODE = replace(KUBERNETES, commands={c: f"k8s.io/kubernetes/cmd/{c}" for c in ("kubelet", "kube-proxy")})
 
 
 def build_all() -> None:

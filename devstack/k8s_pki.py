@@ -143,16 +143,27 @@ def create(directory: Path, service_ip: str) -> Pki:
 def node_client(pki: Pki, node: str, ip: str) -> tuple[Path, Path]:
     """A kubelet's client certificate (``system:node:<node>`` in ``system:nodes``, which the Node
     authorizer and NodeRestriction expect) and its serving certificate for ``ip``, from the CA."""
-    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
-    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    client_cert, client_key = pki.directory / f"node-{node}.crt", pki.directory / f"node-{node}.key"
+    ca_cert, ca_key = _load_ca(pki)
     subject = _name(f"system:node:{node}", "system:nodes")
-    _leaf(client_cert, client_key, subject, ca_cert, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    client_cert = client(pki, f"node-{node}", f"system:node:{node}", "system:nodes")
     sans: list[x509.GeneralName] = [x509.DNSName(node), x509.IPAddress(ipaddress.ip_address(ip))]
     serving = pki.directory / f"node-{node}-serving.crt", pki.directory / f"node-{node}-serving.key"
     _leaf(*serving, subject, ca_cert, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, sans)
-    return client_cert, client_key
+    return client_cert
+
+
+def client(pki: Pki, stem: str, user: str, group: str | None = None) -> tuple[Path, Path]:
+    """A client certificate and key (``<stem>.crt/.key``) for ``user`` in ``group``, from the CA."""
+    ca_cert, ca_key = _load_ca(pki)
+    cert, key = pki.directory / f"{stem}.crt", pki.directory / f"{stem}.key"
+    _leaf(cert, key, _name(user, group), ca_cert, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    return cert, key
+
+
+def _load_ca(pki: Pki) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    return x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()), ca_key
 
 
 def write_kubeconfig(

@@ -1,7 +1,8 @@
 """A real node beside the kwok ones: a kubelet running pods as containers through containerd.
 
 kwok only marks pods Running; images, users, read-only root filesystems, probes, restarts,
-logs and exec need a kubelet.  This one joins the local control plane (``devstack.cluster``)
+logs and exec need a kubelet, and Service routing a kube-proxy (``node_runtime`` says how
+pods reach the loopback-bound API server, Kafka and PostgreSQL).  This one joins the local control plane (``devstack.cluster``)
 as ``cverag-real-0`` with the node identity NodeRestriction expects, serving TLS with a
 certificate from the cluster CA and authenticating/authorising every caller through the
 API server (webhook), like a managed node.  It is labelled ``cverag.io/node-pool=real``,
@@ -45,7 +46,7 @@ from devstack import (
 
 SERVICE = proc.ServiceDir("node")
 NAME = node_kubelet.NAME
-PROCESSES = ("containerd", "kubelet")
+PROCESSES = ("containerd", "kubelet", "kube-proxy")
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ def _healthy(cluster_info: cluster.ClusterInfo) -> NodeInfo | None:
     recorded = SERVICE.read_info()
     if not recorded or not recorded.get("ready") or recorded.get("server") != cluster_info.server:
         return None
+    if set(recorded["pids"]) != set(PROCESSES):  # recorded by an older version of this module
+        return None
     with cluster_info.api_client() as api:
         return _info() if _ready(api) else None
 
@@ -193,6 +196,17 @@ def _start(cluster_info: cluster.ClusterInfo) -> NodeInfo:
             log=SERVICE.log("kubelet"),
             process=kubelet,
         )
+        proxy_cmd, proxy_healthz = node_kubelet.proxy_command(home, cluster_info)
+        kube_proxy = proc.spawn(proxy_cmd, SERVICE.log("kube-proxy"))
+        pids["kube-proxy"] = kube_proxy.pid
+        SERVICE.write_info({"pids": pids, "server": cluster_info.server, "ready": False})
+        proc.wait_until(
+            lambda: _http_ok(proxy_healthz),
+            what="kube-proxy /healthz",
+            timeout=120,
+            log=SERVICE.log("kube-proxy"),
+            process=kube_proxy,
+        )
     SERVICE.write_info(
         {"pids": pids, "server": cluster_info.server, "ready": True, "endpoints": {"node": NAME}}
     )
@@ -206,8 +220,9 @@ def _stop_recorded(restore: bool) -> None:
     recorded = _recorded()
     live = SERVICE.live_pids(recorded)
     pids = recorded.get("pids", {})
-    if pids.get("kubelet") in live:
-        proc.stop_pid(pids["kubelet"])
+    for agent in ("kube-proxy", "kubelet"):
+        if pids.get(agent) in live:
+            proc.stop_pid(pids[agent])
     if pids.get("containerd") in live:
         if restore:
             _remove_containers(_info())

@@ -29,6 +29,7 @@ SYSCTLS = (
     "kernel.keys.root_maxkeys",
     "kernel.keys.root_maxbytes",
     "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.route_localnet",
 )
 # Created by kubelet, containerd (shim sockets, CNI network namespaces) or the CNI plugins
 # even though every configurable directory points below the node's state directory.

@@ -88,6 +88,38 @@ def command(home: Path, cluster_info: ClusterInfo) -> tuple[list[str], str]:
     return cmd, f"http://127.0.0.1:{healthz_port}/healthz"
 
 
+def proxy_command(home: Path, cluster_info: ClusterInfo) -> tuple[list[str], str]:
+    """kube-proxy (iptables mode) for Services: its command line and healthz URL.
+
+    It runs as ``system:kube-proxy``, which the default ``system:node-proxier`` binding
+    covers.  Two host-wide changes it would make are turned off: ``localhostNodePorts``
+    (it would set ``route_localnet=1`` on every interface) and the conntrack limits and
+    timeouts (0 keeps the kernel's values).
+    """
+    pki = k8s_pki.Pki(cluster_info.ca_cert.parent)
+    cert, key = k8s_pki.client(pki, "kube-proxy", "system:kube-proxy")
+    kubeconfig = home / "kube-proxy.kubeconfig"
+    k8s_pki.write_kubeconfig(kubeconfig, pki, cluster_info.server, user=("system:kube-proxy", cert, key))
+    healthz = proc.free_port()
+    config = {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "mode": "iptables",
+        "clientConnection": {"kubeconfig": str(kubeconfig)},
+        "hostnameOverride": NAME,
+        "clusterCIDR": node_runtime.POD_SUBNET,
+        "healthzBindAddress": f"127.0.0.1:{healthz}",
+        "metricsBindAddress": f"127.0.0.1:{proc.free_port()}",
+        "nodePortAddresses": ["primary"],
+        "iptables": {"localhostNodePorts": False},
+        "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+    }
+    config_file = home / "kube-proxy.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [str(k8s_build.NODE.binary("kube-proxy")), f"--config={config_file}"]
+    return cmd, f"http://127.0.0.1:{healthz}/healthz"
+
+
 def allow_apiserver(api: client.ApiClient) -> None:
     """Let the API server's kubelet client (logs, exec, port-forward) through the kubelet's webhook authz."""
     binding = {

@@ -9,12 +9,15 @@ this machine lacks ``CAP_SYS_RESOURCE``, and without it every sandbox fails with
 
 Pods get a bridge (``cverag0``, made here so its address exists before the first pod),
 host-local addresses, portmap and loopback from Debian's ``containernetworking-plugins``.
-There is no kube-proxy: the API server, Kafka and PostgreSQL all bind 127.0.0.1, and
-kube-proxy can only send a Service to a non-loopback endpoint (an EndpointSlice may not hold
-127.0.0.0/8, and a packet is DNATed once).  Instead the chain ``CVERAG-NODE`` in nat
-PREROUTING DNATs, for traffic arriving from the bridge only, the ``kubernetes`` Service
-address to the API server's loopback port and the bridge gateway's ports to the same port on
-loopback; ``route_localnet=1`` on the bridge lets such packets be routed to 127.0.0.1.
+The API server, Kafka and PostgreSQL bind 127.0.0.1, which kube-proxy cannot reach: an
+EndpointSlice may not hold 127.0.0.0/8, and a connection is DNATed once, so a Service whose
+endpoint is the bridge gateway reaches only a host service listening there (measured: a
+gateway-bound server answers through a selector-less Service, a loopback-bound one refuses).
+So the chain ``CVERAG-NODE``, first in nat PREROUTING and only for traffic from the bridge,
+DNATs the ``kubernetes`` Service address to the API server's loopback port, and
+``forward_host_port`` DNATs ``GATEWAY:port`` to ``127.0.0.1:port``; ``route_localnet=1`` on
+the bridge (only there) lets such packets be routed to loopback.  Services between pods, and
+selector-less Services for host services listening on ``GATEWAY``, go through kube-proxy.
 """
 
 from __future__ import annotations

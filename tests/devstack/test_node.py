@@ -9,11 +9,14 @@ serving while the real node is up.
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -138,6 +141,106 @@ def test_a_pod_reaches_the_api_server_with_its_service_account_token(
     assert answer.startswith("201 Created")
     assert f'"username":"system:serviceaccount:{ns}:default"' in answer
     assert f'"authentication.kubernetes.io/node-name":["{real_node.name}"]' in answer
+
+
+def _serve_here(host: str, body: bytes) -> tuple[http.server.HTTPServer, int]:
+    """An HTTP server in this test process on ``host`` (a free port), answering ``body``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer((host, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def _fetch_in(cluster: ClusterInfo, ns: str, pod: str, url: str) -> str:
+    return kubectl(cluster.kubeconfig, "-n", ns, "exec", pod, "--", "wget", "-q", "-O-", url).stdout
+
+
+def test_services_route_pod_to_pod_and_host_to_pod_through_kube_proxy(
+    real_node: NodeInfo, cluster: ClusterInfo, core: client.CoreV1Api, ns: str
+) -> None:
+    web = _pod(
+        real_node, "web", f"echo served-in-{ns} > /www/index.html && exec busybox httpd -f -p 8080 -h /www"
+    )
+    web["metadata"]["labels"] = {"app": "web"}
+    web["spec"]["volumes"] = [{"name": "www", "emptyDir": {}}]
+    web["spec"]["containers"][0]["volumeMounts"] = [{"name": "www", "mountPath": "/www"}]
+    core.create_namespaced_pod(ns, web)
+    core.create_namespaced_pod(ns, _pod(real_node, "client", "exec sleep 3600"))
+    service = {
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    cluster_ip = core.create_namespaced_service(ns, service).spec.cluster_ip
+    pod_ip = _running(core, ns, "web").status.pod_ip
+    _running(core, ns, "client")
+
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+        f"http://{pod_ip}:8080/"
+    ) as answer:
+        assert answer.read().decode().strip() == f"served-in-{ns}"  # host -> pod over the bridge
+    served = eventually(
+        lambda: (
+            _fetch_in(cluster, ns, "client", f"http://{cluster_ip}/") if _kube_proxy_has(cluster_ip) else None
+        ),
+        "kube-proxy to program the Service",
+    )
+    assert served.strip() == f"served-in-{ns}"
+
+
+def _kube_proxy_has(cluster_ip: str) -> bool:
+    rules = subprocess.run(
+        ["iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"], capture_output=True, text=True
+    )
+    return f"-d {cluster_ip}/32" in rules.stdout
+
+
+def test_pods_reach_host_services_on_loopback_and_on_the_bridge_gateway(
+    real_node: NodeInfo, cluster: ClusterInfo, core: client.CoreV1Api, ns: str
+) -> None:
+    """The bring-your-own pattern: a host service on loopback (as Kafka and PostgreSQL are)
+    through ``forward_host_port``, and one on the gateway through a selector-less Service."""
+    core.create_namespaced_pod(ns, _pod(real_node, "client", "exec sleep 3600"))
+    loopback, loopback_port = _serve_here("127.0.0.1", b"from-loopback")
+    gateway, gateway_port = _serve_here(real_node.gateway, b"from-gateway")
+    try:
+        address = real_node.forward_host_port(loopback_port)
+        service = {
+            "metadata": {"name": "byo"},
+            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": gateway_port}]},
+        }
+        cluster_ip = core.create_namespaced_service(ns, service).spec.cluster_ip
+        slice_ = {
+            "metadata": {"name": "byo-host", "labels": {"kubernetes.io/service-name": "byo"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": gateway_port, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [real_node.gateway]}],
+        }
+        with cluster.api_client() as api:
+            client.DiscoveryV1Api(api).create_namespaced_endpoint_slice(ns, slice_)
+        _running(core, ns, "client")
+        assert _fetch_in(cluster, ns, "client", f"http://{address}/") == "from-loopback"
+        served = eventually(
+            lambda: (
+                _fetch_in(cluster, ns, "client", f"http://{cluster_ip}/")
+                if _kube_proxy_has(cluster_ip)
+                else None
+            ),
+            "kube-proxy to program the selector-less Service",
+        )
+        assert served == "from-gateway"
+    finally:
+        loopback.shutdown()
+        gateway.shutdown()
 
 
 def test_a_killed_container_is_restarted_by_the_kubelet(
