@@ -29,7 +29,10 @@ SYSCTLS = (
     "kernel.keys.root_maxkeys",
     "kernel.keys.root_maxbytes",
     "net.ipv4.ip_forward",
-    "net.ipv4.conf.all.route_localnet",
+    "net.ipv4.conf.all.route_localnet",  # kube-proxy's, turned off in its config; checked anyway
+    "net.netfilter.nf_conntrack_max",
+    "net.netfilter.nf_conntrack_tcp_timeout_established",
+    "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
 )
 # Created by kubelet, containerd (shim sockets, CNI network namespaces) or the CNI plugins
 # even though every configurable directory points below the node's state directory.
