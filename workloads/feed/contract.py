@@ -26,6 +26,10 @@ class Reason(StrEnum):
     MISSING_ID = "missing-id"
     ID_MISMATCH = "id-mismatch"
     TOO_LARGE = "too-large"
+    # nested deeper than workloads.common.records.MAX_DEPTH
+    TOO_DEEP = "too-deep"
+    # the store's database refused it for its content (the SQLSTATE is in the detail)
+    UNSTORABLE = "unstorable"
     UNREADABLE_SOURCE = "unreadable-source"
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-CVE_FILENAME = re.compile(r"(?:^|/)(CVE-\d{4}-\d{4,})\.json$")
+# ASCII digits and the true end of the name, as workloads.common.records.CVE_ID
+CVE_FILENAME = re.compile(r"(?:^|/)(CVE-[0-9]{4}-[0-9]{4,})\.json\Z")
 
 
 class SourceKind(StrEnum):

@@ -1,7 +1,8 @@
 """Per-record validation: publishable (with the contract headers) or rejected with a reason.
 
 Every source goes through this one function, in a fixed order from cheapest to dearest:
-size, UTF-8, JSON, shape, id, id-versus-filename.  A rejection keeps the id the record
+size, UTF-8, JSON, shape, id, id-versus-filename, then the hash (which refuses nesting deeper
+than :data:`~workloads.common.records.MAX_DEPTH`).  A rejection keeps the id the record
 *claims* (from its file name or a quick look at its text) so the dead-letter entry can be
 found by CVE id even when the record itself cannot be parsed.
 """
@@ -12,13 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from workloads.common.records import CVE_ID, DocumentKind, cve_id, date_updated, document_kind
+from workloads.common.records import MAX_DEPTH, DocumentKind, cve_id, date_updated, document_kind, is_cve_id
 from workloads.feed.contract import Reason
-from workloads.feed.fingerprint import NotJson, fingerprint, parse
+from workloads.feed.fingerprint import NotJson, TooDeep, fingerprint, parse
 from workloads.feed.model import RawRecord
 
 # Only looked for in rejected records, to key their dead-letter entry.
-_CLAIMED_ID = re.compile(rb'"(?:cveId|id)"\s*:\s*"(CVE-\d{4}-\d{4,})"')
+_CLAIMED_ID = re.compile(rb'"(?:cveId|id)"\s*:\s*"(CVE-[0-9]{4}-[0-9]{4,})"')
 _CLAIM_WINDOW = 64 * 1024
 
 
@@ -48,17 +49,21 @@ def check(record: RawRecord, max_bytes: int) -> Publishable | Rejection:
         return _reject(record, Reason.INVALID_UTF8, f"not UTF-8: {exc.reason} at byte {exc.start}")
     except NotJson as exc:
         return _reject(record, Reason.INVALID_JSON, str(exc))
+    except TooDeep as exc:
+        return _reject(record, Reason.TOO_DEEP, f"{exc}; the limit is {MAX_DEPTH} levels")
     kind = document_kind(doc)
     if kind is None:
         return _reject(record, Reason.NOT_A_CVE_RECORD, _shape_detail(doc))
     identifier = cve_id(doc)
-    if identifier is None or not CVE_ID.match(identifier):
+    if not is_cve_id(identifier):
         return _reject(record, Reason.MISSING_ID, f"{kind.value} document carries no CVE id ({identifier!r})")
     if record.filename_id is not None and record.filename_id != identifier:
         detail = f"file {record.origin} claims {record.filename_id} but the record is {identifier}"
         return Rejection(Reason.ID_MISMATCH, detail, record.filename_id)
     try:
         sha256 = fingerprint(data, doc, fast)
+    except TooDeep as exc:
+        return Rejection(Reason.TOO_DEEP, f"{exc}; the limit is {MAX_DEPTH} levels", identifier)
     except UnicodeEncodeError as exc:
         return Rejection(Reason.INVALID_UTF8, f"text has no UTF-8 form: {exc.reason}", identifier)
     return Publishable(identifier, sha256, date_updated(doc), kind)

@@ -33,6 +33,7 @@ VERSION_COLUMNS = (
     "kafka_partition",
     "kafka_offset",
     "record",
+    "claimed_time",
 )
 
 CVSS_COLUMNS = tuple(f"cvss_{v}_{part}" for v in CVSS_VERSIONS for part in ("score", "severity", "vector"))
@@ -92,6 +93,7 @@ def version_row(new: NewVersion) -> tuple[Any, ...]:
         inc.raw.partition,
         inc.raw.offset,
         inc.text,
+        inc.clamped_from,
     )
 
 

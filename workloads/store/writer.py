@@ -104,16 +104,18 @@ class BatchWriter:
             applied = self._lock_positions(sorted(ends))
             fresh = [m for m in messages if m.raw.offset >= applied.get((m.raw.topic, m.raw.partition), 0)]
             outcome.replayed = len(messages) - len(fresh)
-            rejected = [m for m in fresh if isinstance(m, Rejected)]
-            if rejected:
-                dead_letter(rejected)
-                outcome.dead_lettered = len(rejected)
             incoming = [m for m in fresh if isinstance(m, Incoming)]
             if incoming:
                 result = plan(incoming, self._current(incoming))
                 self._write(result)
                 outcome.versions, outcome.unchanged = len(result.versions), result.unchanged
                 outcome.out_of_order = sum(v.out_of_order for v in result.versions)
+            # after the writes: a batch the database refuses is retried in parts, and letters
+            # sent before the refusal would be sent again with every part
+            rejected = [m for m in fresh if isinstance(m, Rejected)]
+            if rejected:
+                dead_letter(rejected)
+                outcome.dead_lettered = len(rejected)
             self._store_positions(ends)
         return outcome
 
