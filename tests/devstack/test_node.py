@@ -301,10 +301,14 @@ def test_pods_of_an_annotated_namespace_land_on_the_real_node_without_scheduling
     core.patch_namespace(ns, {"metadata": {"annotations": real_node.namespace_annotations}})
     pod = _pod(real_node, "plain", "exec sleep 3600")
     del pod["spec"]["nodeSelector"], pod["spec"]["tolerations"]  # as the operator makes its pods
-    core.create_namespaced_pod(ns, pod)
-    placed = _running(core, ns, "plain")
-    assert placed.spec.node_name == real_node.name
-    assert placed.spec.node_selector == real_node.node_selector
+    admitted = core.create_namespaced_pod(ns, pod)
+    assert admitted.spec.node_selector == real_node.node_selector, (
+        "the namespace's node selector was not applied: the API server runs without the "
+        "PodNodeSelector/PodTolerationRestriction admission plugins (started before they were "
+        "enabled? `python -m devstack down cluster` and start it again)"
+    )
+    assert {t.key for t in admitted.spec.tolerations} >= {t["key"] for t in real_node.tolerations}
+    assert _running(core, ns, "plain").spec.node_name == real_node.name
 
 
 def test_the_host_is_recorded_once_so_a_restart_after_a_crash_keeps_the_original(tmp_path: Path) -> None:
