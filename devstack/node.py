@@ -26,6 +26,7 @@ import contextlib
 import json
 import subprocess
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ class NodeInfo:
         return proc.run(["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args], what="ctr")
 
     def import_image(self, archive: Path) -> None:
-        self.ctr("images", "import", "--no-unpack=false", str(archive))
+        self.ctr("images", "import", str(archive))  # unpacked for the CRI's snapshotter
 
     def forward_host_port(self, port: int) -> str:
         return node_runtime.forward_host_port(port)
@@ -154,63 +155,39 @@ def _start(cluster_info: cluster.ClusterInfo) -> NodeInfo:
     node_host.record_once(home / "host-before.json")
     for log in logs():
         log.unlink(missing_ok=True)
-    info = _info()
+    info, pids = _info(), dict[str, int]()
+    record = {"pids": pids, "server": cluster_info.server}
+
+    def launch(name: str, cmd: list[str], ready: Callable[[], bool], what: str) -> None:
+        process = proc.spawn(cmd, SERVICE.log(name))
+        pids[name] = process.pid  # recorded at once so a crash mid-start is cleaned up
+        SERVICE.write_info({**record, "ready": False})
+        proc.wait_until(ready, what=what, timeout=120, log=SERVICE.log(name), process=process)
+
     sandbox = pause.pause_image()
-    config = node_runtime.containerd_config(home, sandbox.name)
-    containerd = proc.spawn(["containerd", "--config", config], SERVICE.log("containerd"))
-    pids = {"containerd": containerd.pid}
-    SERVICE.write_info({"pids": pids, "server": cluster_info.server, "ready": False})
-    proc.wait_until(
-        lambda: (
-            subprocess.run(
-                ["ctr", "-a", str(info.containerd_socket), "version"], capture_output=True
-            ).returncode
-            == 0
-        ),
-        what="containerd",
-        timeout=60,
-        log=SERVICE.log("containerd"),
-        process=containerd,
-    )
+    config = str(node_runtime.containerd_config(home, sandbox.name))
+    version = ["ctr", "-a", str(info.containerd_socket), "version"]
+    launch("containerd", ["containerd", "--config", config], lambda: _succeeds(version), "containerd")
     for image in (sandbox, probe_image.probe_image()):
         info.import_image(image.archive)
     api_port = int(cluster_info.server.rsplit(":", 1)[1])
     node_runtime.setup_network(api_port, k8s_components.SERVICE_IP, [])
-    kubelet_cmd, healthz = node_kubelet.command(home, cluster_info)
     with cluster_info.api_client() as api:
         node_kubelet.allow_apiserver(api)
-        kubelet = proc.spawn(kubelet_cmd, SERVICE.log("kubelet"))
-        pids["kubelet"] = kubelet.pid
-        SERVICE.write_info({"pids": pids, "server": cluster_info.server, "ready": False})
-        proc.wait_until(
-            lambda: _http_ok(healthz),
-            what="kubelet /healthz",
-            timeout=120,
-            log=SERVICE.log("kubelet"),
-            process=kubelet,
-        )
-        proc.wait_until(
-            lambda: node_kubelet.cordon(api) and _ready(api),
-            what=f"node {NAME} Ready",
-            timeout=120,
-            log=SERVICE.log("kubelet"),
-            process=kubelet,
-        )
-        proxy_cmd, proxy_healthz = node_kubelet.proxy_command(home, cluster_info)
-        kube_proxy = proc.spawn(proxy_cmd, SERVICE.log("kube-proxy"))
-        pids["kube-proxy"] = kube_proxy.pid
-        SERVICE.write_info({"pids": pids, "server": cluster_info.server, "ready": False})
-        proc.wait_until(
-            lambda: _http_ok(proxy_healthz),
-            what="kube-proxy /healthz",
-            timeout=120,
-            log=SERVICE.log("kube-proxy"),
-            process=kube_proxy,
-        )
-    SERVICE.write_info(
-        {"pids": pids, "server": cluster_info.server, "ready": True, "endpoints": {"node": NAME}}
-    )
+        kubelet, healthz = node_kubelet.command(home, cluster_info)
+
+        def registered() -> bool:
+            return _http_ok(healthz) and node_kubelet.cordon(api) and _ready(api)
+
+        launch("kubelet", kubelet, registered, f"node {NAME} Ready")
+    kube_proxy, proxy_healthz = node_kubelet.proxy_command(home, cluster_info)
+    launch("kube-proxy", kube_proxy, lambda: _http_ok(proxy_healthz), "kube-proxy /healthz")
+    SERVICE.write_info({**record, "ready": True, "endpoints": {"node": NAME}})
     return info
+
+
+def _succeeds(cmd: list[str]) -> bool:
+    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
 
 
 def _stop_recorded(restore: bool) -> None:
