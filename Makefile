@@ -6,7 +6,7 @@ PY     := $(BIN)/python
 INFRA  := $(PY) -m devstack
 
 .PHONY: help venv lock demo test lint typecheck unit crds bench \
-        infra-build cluster kafka postgres dev-up infra-down infra-status
+        infra-build cluster node kafka postgres dev-up infra-down infra-status
 
 help:
 	@echo "make demo        stream CVEs through feed -> Kafka -> store -> index and ask the RAG API"
@@ -61,6 +61,8 @@ crds: venv
 
 cluster: venv
 	$(INFRA) up cluster
+node: venv
+	$(INFRA) up node
 kafka: venv
 	$(INFRA) up kafka
 postgres: venv

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import urllib.request
 from collections.abc import Callable
@@ -87,6 +88,8 @@ class NodeInfo:
 
 def unavailable() -> str | None:
     """Why this machine cannot run a real node, or None when it can."""
+    if os.geteuid() != 0:
+        return "the real node needs root (containerd, iptables, mounts, cgroups)"
     missing = node_runtime.missing_tools()
     return f"no container runtime here: missing {', '.join(missing)}" if missing else None
 
