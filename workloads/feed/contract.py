@@ -13,6 +13,8 @@ DLQ_REASON = "cverag-dlq-reason"
 DLQ_DETAIL = "cverag-dlq-detail"
 # Set on a dead-letter message whose value had to be cut to fit the broker: the original size.
 DLQ_TRUNCATED = "cverag-dlq-truncated"
+# ...and the SHA-256 (hex) of the original value, so a cut letter still identifies its record.
+DLQ_ORIGINAL_SHA256 = "cverag-dlq-original-sha256"
 
 DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024
 

@@ -3,12 +3,16 @@
 Idempotence with ``acks=all`` makes the producer's own retries safe (no duplicates, order
 kept per CVE id, which is the key); zstd and large batches keep 300k records cheap on the
 wire.  Nothing counts as published until the broker confirmed it: the counters move in the
-delivery callback.  A record the broker refuses as too large is not lost: it is re-sent to
-the dead-letter topic, cut to ``dlq_value_limit`` bytes with a header giving its real size.
+delivery callback.  A record the broker refuses as too large (over the topic's
+``max.message.bytes``, whatever the feed's own limit) is not lost: it is re-sent to the
+dead-letter topic, cut to ``dlq_value_limit`` bytes; should the dead-letter topic refuse that
+too, it is cut further, down to its headers alone.  A cut letter carries the original size
+and the SHA-256 of the original bytes, so the record can still be identified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -113,9 +117,12 @@ class RecordProducer:
         self._send(self.dlq_topic, key.encode() if key else None, value, headers)
 
     def _send(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+        extra: dict[str, Any] = {}
+        if topic != self.topic:  # a delivery report may lack the headers; a refused letter needs them
+            extra["on_delivery"] = lambda error, message: self._delivered(error, message, headers)
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers)
+                self._producer.produce(topic, value, key, headers=headers, **extra)
                 break
             except BufferError:
                 self._producer.poll(0.1)
@@ -127,7 +134,7 @@ class RecordProducer:
             self._producer.poll(0)
             self._resend_refused()
 
-    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+    def _delivered(self, error: KafkaError | None, message: Message, headers: Headers | None = None) -> None:
         if error is None:
             if message.topic() == self.topic:
                 self.counts.published += 1
@@ -135,14 +142,22 @@ class RecordProducer:
                 self.counts.dead_lettered += 1
             return
         value = message.value() or b""
-        self._refuse(message.topic() or "", message.key(), value, list(message.headers() or []), error)
+        sent = headers if headers is not None else list(message.headers() or [])
+        self._refuse(message.topic() or "", message.key(), value, sent, error)
 
     def _refuse(self, topic: str, key: bytes | None, value: bytes, headers: Any, error: KafkaError) -> None:
-        """A message the client or broker rejected: too large ones move on; others are lost."""
-        if error.code() == KafkaError.MSG_SIZE_TOO_LARGE and len(value) > self.dlq_value_limit:
+        """A message the client or broker rejected: too large ones move on (cut); others are lost."""
+        if error.code() == KafkaError.MSG_SIZE_TOO_LARGE and (topic == self.topic or value):
             if topic == self.topic:
                 self.counts.reasons[Reason.TOO_LARGE.value] += 1
-            self._refused.append((key, value, _too_large_headers(topic == self.topic, headers, value, error)))
+                letter = _too_large_headers(self.source, headers, error)
+                cut = value[: self.dlq_value_limit]
+            else:  # the dead-letter topic refused the letter: a quarter of it, at last nothing
+                letter = [(name, _text(raw)) for name, raw in headers]
+                cut = value[: len(value) // 4] if len(value) > 1024 else b""
+            if len(cut) < len(value):
+                letter = _marked_cut(letter, value)
+            self._refused.append((key, cut, letter))
             return
         self.counts.failed += 1
         log.error(
@@ -167,13 +182,23 @@ class RecordProducer:
         return remaining
 
 
-def _too_large_headers(from_records: bool, headers: Any, value: bytes, error: KafkaError) -> Headers:
-    text: Headers = [(name, raw.decode() if isinstance(raw, bytes) else str(raw)) for name, raw in headers]
-    if from_records:
-        keep = {contract.SOURCE, contract.RELEASE}
-        text = [(name, raw) for name, raw in text if name in keep]
-        text[:0] = [
-            (contract.DLQ_REASON, Reason.TOO_LARGE.value),
-            (contract.DLQ_DETAIL, f"broker refused it: {error}"),
-        ]
-    return [*text, (contract.DLQ_TRUNCATED, str(len(value)))]
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _too_large_headers(source: str, headers: Any, error: KafkaError) -> Headers:
+    """A refused record's dead-letter headers: the reason, and where it came from."""
+    return [
+        (contract.DLQ_REASON, Reason.TOO_LARGE.value),
+        (contract.DLQ_DETAIL, f"broker refused it: {error}"),
+        (contract.SOURCE, source),
+        *((name, _text(raw)) for name, raw in headers if name == contract.RELEASE),
+    ]
+
+
+def _marked_cut(headers: Headers, value: bytes) -> Headers:
+    """``headers`` saying the value was cut: the original size and digest (set once, by the first cut)."""
+    if any(name == contract.DLQ_TRUNCATED for name, _ in headers):
+        return headers
+    digest = hashlib.sha256(value).hexdigest()
+    return [*headers, (contract.DLQ_TRUNCATED, str(len(value))), (contract.DLQ_ORIGINAL_SHA256, digest)]
