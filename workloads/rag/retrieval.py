@@ -25,6 +25,7 @@ from typing import Any, Literal
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from workloads.common.records import CVE_ID_IN_TEXT
 from workloads.index.backends import BackendError
 from workloads.index.documents import cve_of
 from workloads.rag import filter_clauses, lexical
@@ -75,7 +76,7 @@ def terms(query: str) -> list[str]:
 
 
 def conditions_free(query: str) -> str:
-    return re.sub(r"(?i)\bCVE-\d{4}-\d{4,}\b", " ", query)
+    return CVE_ID_IN_TEXT.sub(" ", query)
 
 
 class Retriever:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from workloads.common.records import CVE_ID_IN_TEXT
 from workloads.store.search import Filters
 
-CVE_ID = re.compile(r"\bCVE-(\d{4})-(\d{4,})\b", re.IGNORECASE)
 _SEVERITY = re.compile(
     r"\b(?:(critical)(?:[- ]severity)?\s+(?:vulnerabilit|cve|bug|issue|flaw|securit)|"
     r"(critical|high|medium|low)[- ]severity|severity (?:of |is |rated )?(critical|high|medium|low))",
@@ -34,13 +34,13 @@ _KEV = re.compile(
 def cve_ids(text: str) -> list[str]:
     """CVE ids in the order they appear, upper-cased, without repeats."""
     seen: dict[str, None] = {}
-    for match in CVE_ID.finditer(text):
+    for match in CVE_ID_IN_TEXT.finditer(text):
         seen.setdefault(f"CVE-{match[1]}-{match[2]}", None)
     return list(seen)
 
 
 def filters_from_question(question: str) -> Filters:
-    text = CVE_ID.sub(" ", question)  # years inside ids are not dates
+    text = CVE_ID_IN_TEXT.sub(" ", question)  # years inside ids are not dates
     found: dict[str, object] = {}
     if severity := _SEVERITY.search(text):
         found["min_severity"] = next(g for g in severity.groups() if g).upper()
