@@ -19,6 +19,7 @@ from controllers.api.common import (
     column,
     immutable,
 )
+from controllers.api.version import IMAGE
 
 TopicName = Annotated[str, Field(min_length=1, max_length=249, pattern=r"^[a-zA-Z0-9._-]+$")]
 HttpUrl = Annotated[str, Field(max_length=2048, pattern=r"^https?://\S+$")]
@@ -156,8 +157,8 @@ class Kafka(CrdModel):
 class JobTemplate(CrdModel):
     """How sync Jobs run."""
 
-    image: Annotated[str, Field(min_length=1, max_length=512)] = "ghcr.io/cverag/workloads:0.1.0"
-    """Container image with the cverag workloads."""
+    image: Annotated[str, Field(min_length=1, max_length=512)] = IMAGE
+    """Container image with the cverag workloads; by default this release's own image."""
     resources: Resources = Field(
         default_factory=lambda: Resources(
             requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "1Gi"}

@@ -20,6 +20,7 @@ from controllers.api.common import (
     immutable,
 )
 from controllers.api.store import Cron
+from controllers.api.version import IMAGE
 
 
 class Embedding(CrdModel):
@@ -131,8 +132,8 @@ class CveIndexSpec(CrdModel):
     """The vector backend."""
     sync: Sync = Field(default_factory=Sync)
     """Sync cadence and batching."""
-    image: Annotated[str, Field(min_length=1, max_length=512)] = "ghcr.io/cverag/workloads:0.1.0"
-    """Container image with the cverag workloads."""
+    image: Annotated[str, Field(min_length=1, max_length=512)] = IMAGE
+    """Container image with the cverag workloads; by default this release's own image."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """Retain keeps the vectors when the CveIndex is deleted; Delete drops the table or index."""
 

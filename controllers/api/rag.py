@@ -19,6 +19,7 @@ from controllers.api.common import (
     column,
     immutable,
 )
+from controllers.api.version import IMAGE
 
 Replicas = Annotated[int, Field(ge=0, le=100)]
 Image = Annotated[str, Field(min_length=1, max_length=512)]
@@ -103,8 +104,8 @@ class Api(CrdModel):
 
     model_config = replicas_rule("api")
 
-    image: Image = "ghcr.io/cverag/workloads:0.1.0"
-    """Container image with the cverag workloads."""
+    image: Image = IMAGE
+    """Container image with the cverag workloads; by default this release's own image."""
     min_replicas: Replicas = 2
     """Fewest API pods."""
     max_replicas: Replicas = 6

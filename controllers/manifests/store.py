@@ -15,6 +15,7 @@ import os
 from controllers.api.common import SecretKeyRef
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
+from controllers.api.version import IMAGE
 from controllers.manifests import common
 from controllers.manifests.common import (
     CONTAINER_SECURITY,
@@ -33,7 +34,7 @@ from controllers.manifests.common import (
 )
 from controllers.manifests.feed import dead_letter_topic, kafka_env
 
-WORKLOADS_IMAGE = os.environ.get("CVERAG_WORKLOADS_IMAGE", "ghcr.io/cverag/workloads:0.1.0")
+WORKLOADS_IMAGE = os.environ.get("CVERAG_WORKLOADS_IMAGE", IMAGE)
 CONSUMER = "cve-store-consumer"
 MIGRATE = "cve-store-migrate"
 VERSIONING = "cve-store-versioning"
