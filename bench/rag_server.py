@@ -30,7 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def settings_for(target: StoreTarget, **overrides: Any) -> RagSettings:
-    return RagSettings(index=IndexSettings(store=target), **{"rate_limit_per_minute": 0, **overrides})
+    return RagSettings.for_index(IndexSettings.for_store(target), **{"rate_limit_per_minute": 0, **overrides})
 
 
 @contextmanager

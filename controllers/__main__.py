@@ -15,11 +15,11 @@ faulthandler.enable(all_threads=True)
 faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
 
 import argparse  # noqa: E402  (after the handlers above, on purpose)
-import os  # noqa: E402
 
 import kopf  # noqa: E402
 
 import controllers.main  # noqa: E402, F401  (registers the handlers)
+from controllers.machinery import config  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,19 +27,19 @@ def parser() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(
         prog="python -m controllers",
         description=__doc__.splitlines()[0],
-        epilog="Settings: CVERAG_NAMESPACE (watch one namespace; unset: the whole cluster), "
-        "CVERAG_LIVENESS (default http://0.0.0.0:8080/healthz), CVERAG_VERBOSE=1, and the "
-        "CVERAG_* variables that controllers.main reads.",
+        epilog="Settings: the CVERAG_* variables of controllers.machinery.config.OperatorSettings "
+        "(docs/configuration.md), e.g. CVERAG_NAMESPACE to watch one namespace.",
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser().parse_args(argv)
-    kopf.configure(log_format=kopf.LogFormat.JSON, verbose=os.environ.get("CVERAG_VERBOSE") == "1")
+    settings = config.current()
+    kopf.configure(log_format=kopf.LogFormat.JSON, verbose=settings.verbose)
     kopf.run(
-        clusterwide=os.environ.get("CVERAG_NAMESPACE") is None,
-        namespaces=[os.environ["CVERAG_NAMESPACE"]] if os.environ.get("CVERAG_NAMESPACE") else [],
-        liveness_endpoint=os.environ.get("CVERAG_LIVENESS", "http://0.0.0.0:8080/healthz"),
+        clusterwide=settings.namespace is None,
+        namespaces=[settings.namespace] if settings.namespace else [],
+        liveness_endpoint=settings.liveness,
         standalone=True,
     )
 

@@ -13,7 +13,6 @@ handler behind the ``cverag.io/finalizer`` finalizer.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,15 +28,13 @@ from controllers.api.store import CveStore
 from controllers.clients import kube
 from controllers.handlers import feed, index, rag, store
 from controllers.handlers.outcome import Outcome
-from controllers.machinery import conditions, events
+from controllers.machinery import conditions, config, events
 from controllers.machinery import settings as operator_settings
 from controllers.machinery.metrics import instrumented
 
-METRICS_PORT = int(os.environ.get("CVERAG_METRICS_PORT", "9090"))
-# How often every object is re-examined; a feed's own pollInterval decides when its source is asked.
-TICK = float(os.environ.get("CVERAG_TICK_SECONDS", "30"))
-# A timer that raised runs again after this many seconds (kopf's default would be 60).
-TICK_BACKOFF = min(60.0, max(2.0, 2 * TICK))
+# kopf takes the timers' interval when the handlers register, so the settings are read at import.
+TICK = config.current().tick_seconds
+TICK_BACKOFF = config.current().tick_backoff
 FEEDS: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveFeed.plural}
 STORES: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveStore.plural}
 INDEXES: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveIndex.plural}
@@ -48,8 +45,8 @@ ENDPOINTS: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": RagEn
 def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     operator_settings.configure(settings)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per source poll is noise
-    if METRICS_PORT:
-        start_http_server(METRICS_PORT)
+    if port := config.current().metrics_port:
+        start_http_server(port)
 
 
 def publish(kind: type[Kind], body: Mapping[str, Any], outcome: Outcome) -> None:

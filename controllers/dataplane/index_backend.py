@@ -62,8 +62,8 @@ def settings(index: CveIndex, conninfo: str, schema: str, api_key: str) -> Index
     """The settings the sync pod builds from its env, built here from the spec."""
     spec = index.spec
     pc = spec.backend.pinecone
-    return IndexSettings(
-        store=StoreTarget(conninfo, schema),
+    return IndexSettings.for_store(
+        StoreTarget(conninfo, schema),
         backend=spec.backend.type,
         table=spec.backend.pgvector.table,
         pinecone_index=pc.index_name if pc else "cverag",

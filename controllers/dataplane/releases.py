@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 from controllers.api.feed import CveFeed
-from workloads.feed import cli as feed_cli
+from workloads.feed.cli import parse_since
 from workloads.feed.model import SourceUnavailable
+from workloads.feed.settings import FeedSettings
 from workloads.feed.sources import list_releases
 
 THROTTLED = re.compile(r"HTTP (403|429)\b|rate limit", re.IGNORECASE)
@@ -43,12 +44,19 @@ def pending_releases(feed: CveFeed, last: str | None, token: str | None, api_key
     source = feed.spec.source
     url = (source.cvelist_v5 and source.cvelist_v5.releases_url) or (source.nvd and source.nvd.url)
     url = url or (source.file.url if source.file else "")
-    args = feed_cli.parser().parse_args(
-        ["--source", source.type, "--source-url", url, "--retry-attempts", "2", "--retry-base-delay", "1"]
+    # Built from the spec alone ({} as the environment): the operator's own variables are not the feed's.
+    settings = FeedSettings.from_env(
+        {},
+        source=source.type,
+        source_url=url,
+        retry_attempts=2,
+        retry_base_delay=1.0,
+        github_token=token,
+        nvd_api_key=api_key,
     )
-    since = feed_cli.parse_since(cursor_of(last) or feed.spec.since)
+    since = parse_since(cursor_of(last) or feed.spec.since)
     try:
-        listed = list_releases(args, since, {"github_token": token, "nvd_api_key": api_key})
+        listed = list_releases(settings, since)
     except SourceUnavailable as exc:
         reason = "SourceRateLimited" if THROTTLED.search(str(exc)) else "SourceUnreachable"
         raise SourceError(

@@ -14,7 +14,6 @@ restarted operator picks up exactly where it stopped:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,13 +23,13 @@ from typing import Any
 from controllers.api.feed import CveFeed
 from controllers.clients import children, credentials
 from controllers.dataplane import releases
+from controllers.machinery import config
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import labels
 from controllers.manifests.feed import ATTEMPT_ANNOTATION, COMPONENT, RELEASE_ANNOTATION, sync_job
 
 SYNCED = "Synced"
 SOURCE_REACHABLE = "SourceReachable"
-RETRY_BASE = float(os.environ.get("CVERAG_SYNC_RETRY_SECONDS", "60"))
 RETRY_MAX = 3600.0
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 Job = dict[str, Any]
@@ -170,7 +169,7 @@ def _start(
         out.status["failedAttempts"] = len(failed)
         cond = children.condition(failed[-1], "Failed") or {}
         retry_at = _parse_time(str(cond.get("lastTransitionTime") or _stamp(now))) + timedelta(
-            seconds=min(RETRY_BASE * 2 ** (len(failed) - 1), RETRY_MAX)
+            seconds=min(config.current().sync_retry_seconds * 2 ** (len(failed) - 1), RETRY_MAX)
         )
         if now < retry_at:
             name = failed[-1]["metadata"]["name"]

@@ -1,4 +1,8 @@
-"""Conventions every child object follows: names, labels, security, env, spreading, budgets."""
+"""Conventions every child object follows: names, labels, security, env, spreading, budgets.
+
+A workload's env is built from its program's settings class (:func:`setting`,
+:func:`secret_setting`): the variable's name comes from the class, so a manifest can only set
+what the program reads (tests/controllers/test_env_contract.py checks every container)."""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ import hashlib
 import re
 from typing import Any
 
+from pydantic_settings import BaseSettings
+
 from controllers.api.common import Resources, SecretKeyRef
+from controllers.dataplane.contract import env_var
 
 MANAGED_BY = "cverag-operator"
 Manifest = dict[str, Any]
@@ -91,6 +98,18 @@ def secret_env(name: str, ref: SecretKeyRef | None, optional: bool = False) -> l
     if optional:
         key_ref["optional"] = True
     return [{"name": name, "valueFrom": {"secretKeyRef": key_ref}}]
+
+
+def setting(program: type[BaseSettings], field: str, value: str | int | None) -> list[Manifest]:
+    """``program``'s variable for ``field`` set to ``value``, or nothing when unset."""
+    return env(env_var(program, field), value)
+
+
+def secret_setting(
+    program: type[BaseSettings], field: str, ref: SecretKeyRef | None, optional: bool = False
+) -> list[Manifest]:
+    """``program``'s variable for ``field`` read from a Secret key (nothing without a reference)."""
+    return secret_env(env_var(program, field), ref, optional)
 
 
 def zone_spread(match: dict[str, str], max_skew: int = 1, when: str = "ScheduleAnyway") -> list[Manifest]:

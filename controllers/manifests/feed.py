@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from pydantic_settings import BaseSettings
+
+from controllers.api.common import SecretKeyRef
 from controllers.api.feed import CveFeed, Kafka
+from controllers.dataplane.contract import FeedSettings
 from controllers.manifests.common import (
     CONTAINER_SECURITY,
     POD_SECURITY,
@@ -13,11 +17,11 @@ from controllers.manifests.common import (
     TMP_VOLUME,
     Manifest,
     child_name,
-    env,
     labels,
     metadata,
     resources,
-    secret_env,
+    secret_setting,
+    setting,
 )
 
 COMPONENT = "cve-feed-sync"
@@ -56,34 +60,39 @@ def source_env(feed: CveFeed) -> list[Manifest]:
     src = feed.spec.source
     if src.cvelist_v5 is not None:
         return [
-            *env("CVERAG_SOURCE", "cvelistV5"),
-            *env("CVERAG_SOURCE_URL", src.cvelist_v5.releases_url),
-            *secret_env("CVERAG_GITHUB_TOKEN", src.cvelist_v5.github_token_secret_ref),
+            *setting(FeedSettings, "source", "cvelistV5"),
+            *setting(FeedSettings, "source_url", src.cvelist_v5.releases_url),
+            *secret_setting(FeedSettings, "github_token", src.cvelist_v5.github_token_secret_ref),
         ]
     if src.nvd is not None:
         return [
-            *env("CVERAG_SOURCE", "nvd"),
-            *env("CVERAG_SOURCE_URL", src.nvd.url),
-            *env("CVERAG_NVD_WINDOW_DAYS", src.nvd.window_days),
-            *env("CVERAG_NVD_PAGE_SIZE", src.nvd.page_size),
-            *secret_env("CVERAG_NVD_API_KEY", src.nvd.api_key_secret_ref),
+            *setting(FeedSettings, "source", "nvd"),
+            *setting(FeedSettings, "source_url", src.nvd.url),
+            *setting(FeedSettings, "nvd_window_days", src.nvd.window_days),
+            *setting(FeedSettings, "nvd_page_size", src.nvd.page_size),
+            *secret_setting(FeedSettings, "nvd_api_key", src.nvd.api_key_secret_ref),
         ]
     assert src.file is not None
-    return [*env("CVERAG_SOURCE", "file"), *env("CVERAG_SOURCE_URL", src.file.url)]
+    return [*setting(FeedSettings, "source", "file"), *setting(FeedSettings, "source_url", src.file.url)]
 
 
-def kafka_env(kafka: Kafka) -> list[Manifest]:
-    """Bootstrap servers plus optional SASL/TLS settings, each from the auth Secret's keys."""
-    out = env("CVERAG_KAFKA_BOOTSTRAP", kafka.bootstrap_servers)
+# The auth Secret's keys are librdkafka's names; each feeds one setting of the Kafka clients.
+KAFKA_AUTH_KEYS = {
+    "kafka_security_protocol": "security.protocol",
+    "kafka_sasl_mechanism": "sasl.mechanism",
+    "kafka_sasl_username": "sasl.username",
+    "kafka_sasl_password": "sasl.password",
+}
+
+
+def kafka_env(kafka: Kafka, program: type[BaseSettings]) -> list[Manifest]:
+    """Bootstrap servers plus optional SASL/TLS settings of ``program`` (the feed or the store),
+    each from the auth Secret's keys."""
+    out = setting(program, "kafka_bootstrap", kafka.bootstrap_servers)
     if kafka.auth_secret_ref is not None:
-        for var, key in (
-            ("CVERAG_KAFKA_SECURITY_PROTOCOL", "security.protocol"),
-            ("CVERAG_KAFKA_SASL_MECHANISM", "sasl.mechanism"),
-            ("CVERAG_KAFKA_SASL_USERNAME", "sasl.username"),
-            ("CVERAG_KAFKA_SASL_PASSWORD", "sasl.password"),
-        ):
-            ref = {"name": kafka.auth_secret_ref.name, "key": key, "optional": True}
-            out.append({"name": var, "valueFrom": {"secretKeyRef": ref}})
+        for field, key in KAFKA_AUTH_KEYS.items():
+            ref = SecretKeyRef(name=kafka.auth_secret_ref.name, key=key)
+            out += secret_setting(program, field, ref, optional=True)
     return out
 
 
@@ -100,12 +109,14 @@ def sync_job(feed: CveFeed, release: str, cursor: str | None, attempt: int = 0) 
         "command": ["python", "-m", "workloads.feed"],
         "env": [
             *source_env(feed),
-            *env("CVERAG_RELEASE", release),
-            *env("CVERAG_SINCE", cursor or spec.since),
-            *kafka_env(spec.kafka),
-            *env("CVERAG_TOPIC", spec.kafka.topic.name),
-            *env("CVERAG_DLQ_TOPIC", dead_letter_topic(spec.kafka)),
-            *env("CVERAG_MAX_RECORD_BYTES", min(spec.kafka.topic.max_message_bytes, 4 * 1024 * 1024)),
+            *setting(FeedSettings, "release", release),
+            *setting(FeedSettings, "since", cursor or spec.since),
+            *kafka_env(spec.kafka, FeedSettings),
+            *setting(FeedSettings, "topic", spec.kafka.topic.name),
+            *setting(FeedSettings, "dlq_topic", dead_letter_topic(spec.kafka)),
+            *setting(
+                FeedSettings, "max_record_bytes", min(spec.kafka.topic.max_message_bytes, 4 * 1024 * 1024)
+            ),
         ],
         "resources": resources(spec.job.resources),
         "securityContext": CONTAINER_SECURITY,

@@ -17,16 +17,17 @@ import re
 from controllers.api.common import Resources
 from controllers.api.index import CveIndex
 from controllers.api.store import CveStore
+from controllers.dataplane.contract import IndexSettings
 from controllers.manifests import common
 from controllers.manifests.common import (
     Manifest,
     child_name,
-    env,
     labels,
     metadata,
     resources,
-    secret_env,
+    secret_setting,
     selector,
+    setting,
 )
 from controllers.manifests.store import container, pod_spec, postgres_env
 
@@ -56,44 +57,45 @@ def cpu_threads(resources: Resources) -> int:
     return max(1, math.ceil(cores))
 
 
-def index_env(index: CveIndex, threads: int) -> list[Manifest]:
-    """Backend and embedding settings shared by the sync workload and the RAG API."""
+def index_env(index: CveIndex, threads: int, program: type[IndexSettings] = IndexSettings) -> list[Manifest]:
+    """Backend and embedding settings shared by the sync workload and the RAG API (``program``:
+    the RAG API's settings extend the index's)."""
     spec, emb = index.spec, index.spec.embedding
-    out = [*env("CVERAG_INDEX_BACKEND", spec.backend.type)]
+    out = [*setting(program, "backend", spec.backend.type)]
     if spec.backend.type == "pinecone" and spec.backend.pinecone is not None:
         pc = spec.backend.pinecone
         out += [
-            *secret_env("CVERAG_PINECONE_API_KEY", pc.api_key_secret_ref),
-            *env("CVERAG_PINECONE_INDEX", pc.index_name),
-            *env("CVERAG_PINECONE_NAMESPACE", pc.namespace or None),
-            *env("CVERAG_PINECONE_CLOUD", pc.cloud),
-            *env("CVERAG_PINECONE_REGION", pc.region),
-            *env("CVERAG_PINECONE_HOST", pc.host),
-            *env("CVERAG_INDEX_METRIC", pc.metric),
+            *secret_setting(program, "pinecone_api_key", pc.api_key_secret_ref),
+            *setting(program, "pinecone_index", pc.index_name),
+            *setting(program, "pinecone_namespace", pc.namespace or None),
+            *setting(program, "pinecone_cloud", pc.cloud),
+            *setting(program, "pinecone_region", pc.region),
+            *setting(program, "pinecone_host", pc.host),
+            *setting(program, "metric", pc.metric),
         ]
     else:
         out += [
-            *env("CVERAG_INDEX_TABLE", spec.backend.pgvector.table),
-            *env("CVERAG_INDEX_HNSW_M", spec.backend.pgvector.m),
-            *env("CVERAG_INDEX_HNSW_EF_CONSTRUCTION", spec.backend.pgvector.ef_construction),
+            *setting(program, "table", spec.backend.pgvector.table),
+            *setting(program, "hnsw_m", spec.backend.pgvector.m),
+            *setting(program, "hnsw_ef_construction", spec.backend.pgvector.ef_construction),
         ]
-    token_var = {"huggingface": "CVERAG_HF_TOKEN", "tei": "CVERAG_TEI_TOKEN"}.get(emb.provider)
+    token = {"huggingface": "hf_token", "tei": "tei_token"}.get(emb.provider)
     out += [
-        *env("CVERAG_EMBEDDING_PROVIDER", emb.provider),
-        *env("CVERAG_EMBEDDING_MODEL", emb.model),
-        *env("CVERAG_EMBEDDING_DIMENSION", emb.dimension),
-        *env("CVERAG_EMBEDDING_URL", emb.endpoint),
-        *(secret_env(token_var, emb.token_secret_ref) if token_var else []),
-        *env("CVERAG_EMBEDDING_THREADS", threads if emb.provider == "local" else None),
+        *setting(program, "embedding_provider", emb.provider),
+        *setting(program, "embedding_model", emb.model),
+        *setting(program, "embedding_dimension", emb.dimension),
+        *setting(program, "embedding_url", emb.endpoint),
+        *(secret_setting(program, token, emb.token_secret_ref) if token else []),
+        *setting(program, "embedding_threads", threads if emb.provider == "local" else None),
     ]
     return out
 
 
 def sync_env(index: CveIndex, store: CveStore) -> list[Manifest]:
     return [
-        *postgres_env(store),
+        *postgres_env(store, IndexSettings),
         *index_env(index, cpu_threads(index.spec.sync.resources)),
-        *env("CVERAG_INDEX_BATCH_SIZE", index.spec.sync.batch_size),
+        *setting(IndexSettings, "batch_size", index.spec.sync.batch_size),
     ]
 
 

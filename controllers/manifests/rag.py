@@ -1,7 +1,7 @@
 """Children of a RagEndpoint besides the LLM server: the RAG API, Services, autoscalers and budgets.
 
-The API pod is ``python -m workloads.rag`` configured only through env (the contract in
-:mod:`workloads.rag.settings`): the store's PostgreSQL env, the index's backend and
+The API pod is ``python -m workloads.rag`` configured only through env (the fields of
+:class:`~workloads.rag.settings.RagSettings`): the store's PostgreSQL env, the index's backend and
 embedding env (the same :func:`~controllers.manifests.index.index_env` the sync pod gets,
 so questions are embedded with the model the index was built with), the LLM Service URL,
 and Secrets by reference.  It asks the LLM for :data:`~controllers.manifests.llm.SERVED_ALIAS`,
@@ -13,6 +13,7 @@ from __future__ import annotations
 from controllers.api.index import CveIndex
 from controllers.api.rag import RagEndpoint
 from controllers.api.store import CveStore
+from controllers.dataplane.contract import RagSettings
 from controllers.manifests import common
 from controllers.manifests.common import (
     CONTAINER_SECURITY,
@@ -21,15 +22,15 @@ from controllers.manifests.common import (
     TMP_VOLUME,
     Manifest,
     child_name,
-    env,
     hpa,
     labels,
     metadata,
     pdb,
     resources,
-    secret_env,
+    secret_setting,
     selector,
     service,
+    setting,
     zone_spread,
 )
 from controllers.manifests.index import cpu_threads, index_env
@@ -62,15 +63,15 @@ def api_env(rag: RagEndpoint, index: CveIndex, store: CveStore) -> list[Manifest
     api, llm = rag.spec.api, rag.spec.llm
     external = llm.engine == "external"
     return [
-        *postgres_env(store),
-        *index_env(index, cpu_threads(api.resources)),
-        *env("CVERAG_LLM_URL", base_url(rag)),
-        *env("CVERAG_LLM_MODEL", llm.model if external else SERVED_ALIAS),
-        *secret_env("CVERAG_LLM_API_KEY", llm.api_key_secret_ref if external else None),
-        *secret_env("CVERAG_API_KEYS", api.api_key_secret_ref),
-        *env("CVERAG_RATE_LIMIT_PER_MINUTE", api.rate_limit_per_minute),
-        *env("CVERAG_TOP_K", api.top_k),
-        *env("CVERAG_PORT", API_PORT),
+        *postgres_env(store, RagSettings),
+        *index_env(index, cpu_threads(api.resources), RagSettings),
+        *setting(RagSettings, "llm_url", base_url(rag)),
+        *setting(RagSettings, "llm_model", llm.model if external else SERVED_ALIAS),
+        *secret_setting(RagSettings, "llm_api_key", llm.api_key_secret_ref if external else None),
+        *secret_setting(RagSettings, "api_keys", api.api_key_secret_ref),
+        *setting(RagSettings, "rate_limit_per_minute", api.rate_limit_per_minute),
+        *setting(RagSettings, "top_k", api.top_k),
+        *setting(RagSettings, "port", API_PORT),
     ]
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+
+from pydantic_settings import BaseSettings
 
 from controllers.api.common import SecretKeyRef
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
-from controllers.api.version import IMAGE
+from controllers.dataplane.contract import StoreSettings
+from controllers.machinery import config
 from controllers.manifests import common
 from controllers.manifests.common import (
     CONTAINER_SECURITY,
@@ -24,17 +26,16 @@ from controllers.manifests.common import (
     TMP_VOLUME,
     Manifest,
     child_name,
-    env,
     labels,
     metadata,
     resources,
-    secret_env,
+    secret_setting,
     selector,
+    setting,
     zone_spread,
 )
 from controllers.manifests.feed import dead_letter_topic, kafka_env
 
-WORKLOADS_IMAGE = os.environ.get("CVERAG_WORKLOADS_IMAGE", IMAGE)
 CONSUMER = "cve-store-consumer"
 MIGRATE = "cve-store-migrate"
 VERSIONING = "cve-store-versioning"
@@ -57,21 +58,22 @@ def consumer_group(store: CveStore) -> str:
     return store.spec.consumer.group or f"cverag-store-{store.metadata.namespace}-{store.metadata.name}"
 
 
-def postgres_env(store: CveStore) -> list[Manifest]:
-    """The DSN from its Secret, or libpq's PG* variables with the user and password from theirs."""
+def postgres_env(store: CveStore, program: type[BaseSettings] = StoreSettings) -> list[Manifest]:
+    """The DSN from its Secret, or libpq's PG* variables with the user and password from theirs,
+    as ``program`` (the store, the index or the RAG API: all read the store's database) names them."""
     pg = store.spec.postgres
-    schema = env("CVERAG_PG_SCHEMA", pg.schema_)
+    schema = setting(program, "pg_schema", pg.schema_)
     if pg.dsn_secret_ref is not None:
-        return [*secret_env("CVERAG_PG_DSN", pg.dsn_secret_ref), *schema]
+        return [*secret_setting(program, "pg_dsn", pg.dsn_secret_ref), *schema]
     assert pg.credentials_secret_ref is not None  # the CRD's CEL rules require it with host
     creds = pg.credentials_secret_ref.name
     return [
-        *env("PGHOST", pg.host),
-        *env("PGPORT", pg.port),
-        *env("PGDATABASE", pg.database),
-        *env("PGSSLMODE", pg.ssl_mode),
-        *secret_env("PGUSER", SecretKeyRef(name=creds, key="username")),
-        *secret_env("PGPASSWORD", SecretKeyRef(name=creds, key="password")),
+        *setting(program, "pghost", pg.host),
+        *setting(program, "pgport", pg.port),
+        *setting(program, "pgdatabase", pg.database),
+        *setting(program, "pgsslmode", pg.ssl_mode),
+        *secret_setting(program, "pguser", SecretKeyRef(name=creds, key="username")),
+        *secret_setting(program, "pgpassword", SecretKeyRef(name=creds, key="password")),
         *schema,
     ]
 
@@ -80,18 +82,18 @@ def store_env(store: CveStore, feed: CveFeed) -> list[Manifest]:
     kafka = feed.spec.kafka
     return [
         *postgres_env(store),
-        *kafka_env(kafka),
-        *env("CVERAG_TOPIC", kafka.topic.name),
-        *env("CVERAG_DLQ_TOPIC", dead_letter_topic(kafka)),
-        *env("CVERAG_CONSUMER_GROUP", consumer_group(store)),
-        *env("CVERAG_BATCH_SIZE", store.spec.consumer.batch_size),
+        *kafka_env(kafka, StoreSettings),
+        *setting(StoreSettings, "topic", kafka.topic.name),
+        *setting(StoreSettings, "dlq_topic", dead_letter_topic(kafka)),
+        *setting(StoreSettings, "consumer_group", consumer_group(store)),
+        *setting(StoreSettings, "batch_size", store.spec.consumer.batch_size),
     ]
 
 
 def container(name: str, command: list[str], env_: list[Manifest], store: CveStore) -> Manifest:
     return {
         "name": name,
-        "image": WORKLOADS_IMAGE,
+        "image": config.current().workloads_image,
         "command": command,
         "env": env_,
         "resources": resources(store.spec.consumer.resources),

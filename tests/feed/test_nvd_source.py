@@ -10,9 +10,11 @@ import pytest
 
 from tests.fakes.cvelist_layout import shared_records
 from tests.fakes.nvd import FakeNvd, nvd_item
+from workloads.common.settings import SettingsError
 from workloads.feed.fetch import RetryPolicy
 from workloads.feed.model import RawRecord, SourceUnavailable
 from workloads.feed.nvd import NvdSource, nvd_fetcher, windows
+from workloads.feed.settings import FeedSettings
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 QUICK = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, max_wait=10.0)
@@ -119,3 +121,22 @@ def test_persistent_outage_is_unavailable(items: list[dict]) -> None:  # type: i
         fake.faults.fail("api", 503, times=QUICK.attempts)
         with pytest.raises(SourceUnavailable, match="HTTP 503"):
             _records(NvdSource(nvd_fetcher(None, window=0.01, policy=QUICK), fake.url, None))
+
+
+def test_windows_follow_the_configured_width_but_never_exceed_120_days() -> None:
+    cuts = windows(START, START + timedelta(days=70), timedelta(days=30))
+    assert [(b - a).days for a, b in cuts] == [30, 30, 10]
+    wide = windows(START, START + timedelta(days=300), timedelta(days=365))
+    assert [(b - a).days for a, b in wide] == [120, 120, 60]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"CVERAG_NVD_WINDOW_DAYS": "121"}, {"CVERAG_NVD_WINDOW_DAYS": "0"}, {"CVERAG_NVD_PAGE_SIZE": "2001"}],
+    ids=lambda e: "=".join(next(iter(e.items()))),
+)
+def test_settings_beyond_the_apis_limits_are_refused(env: dict[str, str]) -> None:
+    """NVD refuses windows over 120 days and pages over 2000; the feed refuses them before asking."""
+    with pytest.raises(SettingsError, match=next(iter(env))):
+        FeedSettings.from_env(env)
+    assert FeedSettings.from_env({}).nvd_window == timedelta(days=120)

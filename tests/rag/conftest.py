@@ -44,8 +44,8 @@ class Corpus:
     embedder: LocalEmbedder
 
     def settings(self, **overrides: Any) -> RagSettings:
-        index = IndexSettings(store=self.target, table="cve_embeddings")
-        return RagSettings(index=index, **{"rate_limit_per_minute": 0, **overrides})
+        index = IndexSettings.for_store(self.target, table="cve_embeddings")
+        return RagSettings.for_index(index, **{"rate_limit_per_minute": 0, **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,12 @@
 """Command line of the feed Job: ``python -m workloads.feed``.
 
-Every flag defaults to the environment variable of the data-plane contract, because the
-operator configures Jobs through env.  Secrets (GitHub token, NVD API key, SASL password) are
-read from env only — never flags, which would show in process listings — and never logged.
-Exit status: 0 when the run finished (dead-letter entries included), 75 (EX_TEMPFAIL) when
-the source or the broker could not be reached, so that Kubernetes retries the Job.
+Configuration is :class:`~workloads.feed.settings.FeedSettings`: the environment the operator
+sets on the Job, each variable overridden by the flag of the same name.  Secrets (GitHub token,
+NVD API key, SASL password) come from the environment only — never flags, which would show in
+process listings — and are never logged.  ``--check-config`` validates the configuration,
+prints it (secrets masked) and exits.  Exit status: 0 when the run finished (dead-letter
+entries included), 2 for a bad configuration, 75 (EX_TEMPFAIL) when the source or the broker
+could not be reached, so that Kubernetes retries the Job.
 """
 
 from __future__ import annotations
@@ -12,57 +14,60 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from workloads.feed import contract
+from workloads.common.settings import SettingsError, env_var
 from workloads.feed.model import SourceKind, SourceUnavailable
 from workloads.feed.pipeline import Progress, run
-from workloads.feed.producer import KafkaSettings, RecordProducer
+from workloads.feed.producer import RecordProducer
+from workloads.feed.settings import FeedSettings
 from workloads.feed.sources import build_source, list_releases
 from workloads.feed.topics import SinkUnavailable, prepare_topics
 
 EX_TEMPFAIL = 75
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name) or default
+# Flag -> (settings field, argparse type); each flag's help is the field's description.
+FLAGS: dict[str, tuple[str, type]] = {
+    "--source": ("source", str),
+    "--source-url": ("source_url", str),
+    "--release": ("release", str),
+    "--since": ("since", str),
+    "--kafka-bootstrap": ("kafka_bootstrap", str),
+    "--topic": ("topic", str),
+    "--dlq-topic": ("dlq_topic", str),
+    "--kafka-security-protocol": ("kafka_security_protocol", str),
+    "--kafka-sasl-mechanism": ("kafka_sasl_mechanism", str),
+    "--kafka-sasl-username": ("kafka_sasl_username", str),
+    "--compression": ("kafka_compression", str),
+    "--max-record-bytes": ("max_record_bytes", int),
+    "--retry-attempts": ("retry_attempts", int),
+    "--retry-base-delay": ("retry_base_delay", float),
+    "--progress-interval": ("progress_interval", float),
+    "--create-topics": ("create_topics", int),
+}
+CHOICES = {"source": [k.value for k in SourceKind], "kafka_compression": ["zstd", "lz4"]}
 
 
 def parser() -> argparse.ArgumentParser:
+    secrets = ", ".join(
+        env_var(FeedSettings, f) for f in ("github_token", "nvd_api_key", "kafka_sasl_password")
+    )
     p = argparse.ArgumentParser(
         prog="python -m workloads.feed",
         description=__doc__.splitlines()[0],
-        epilog="Secrets come from env only: CVERAG_GITHUB_TOKEN, CVERAG_NVD_API_KEY, CVERAG_KAFKA_SASL_PASSWORD.",
+        epilog=f"Secrets come from env only: {secrets}.",
     )
-    add = p.add_argument
-    add("--source", choices=[k.value for k in SourceKind], default=_env("CVERAG_SOURCE", "cvelistV5"))
-    add(
-        "--source-url", default=_env("CVERAG_SOURCE_URL"), help="releases API, NVD endpoint, or file path/URL"
+    for flag, (name, kind) in FLAGS.items():
+        info = FeedSettings.model_fields[name]
+        text = f"{info.description} [{env_var(FeedSettings, name)}, default {info.default}]"
+        p.add_argument(flag, dest=name, type=kind, choices=CHOICES.get(name), help=text.replace("%", "%%"))
+    p.add_argument(
+        "--list-releases", action="store_true", help="print the releases newer than --since as JSON and exit"
     )
-    add("--release", default=_env("CVERAG_RELEASE"), help="the one release (asset) this run syncs")
-    add(
-        "--since",
-        default=_env("CVERAG_SINCE"),
-        help="cursor JSON from a summary, a release id or an ISO time",
+    p.add_argument(
+        "--check-config", action="store_true", help="validate and print the configuration, then exit"
     )
-    add("--kafka-bootstrap", default=_env("CVERAG_KAFKA_BOOTSTRAP"))
-    add("--topic", default=_env("CVERAG_TOPIC", "cverag.records"))
-    add("--dlq-topic", default=_env("CVERAG_DLQ_TOPIC"), help="default: <topic>.dlq")
-    add("--kafka-security-protocol", default=_env("CVERAG_KAFKA_SECURITY_PROTOCOL"))
-    add("--kafka-sasl-mechanism", default=_env("CVERAG_KAFKA_SASL_MECHANISM"))
-    add("--kafka-sasl-username", default=_env("CVERAG_KAFKA_SASL_USERNAME"))
-    add("--compression", choices=["zstd", "lz4"], default=_env("CVERAG_KAFKA_COMPRESSION", "zstd"))
-    limit = _env("CVERAG_MAX_RECORD_BYTES", str(contract.DEFAULT_MAX_RECORD_BYTES))
-    add("--max-record-bytes", type=int, default=int(limit or 0))
-    add("--retry-attempts", type=int, default=int(_env("CVERAG_RETRY_ATTEMPTS", "6") or 6))
-    add("--retry-base-delay", type=float, default=float(_env("CVERAG_RETRY_BASE_DELAY", "1") or 1))
-    add("--progress-interval", type=float, default=float(_env("CVERAG_PROGRESS_INTERVAL", "5") or 5))
-    partitions = _env("CVERAG_CREATE_TOPICS")
-    add("--create-topics", type=int, default=int(partitions) if partitions else None, metavar="PARTITIONS")
-    add("--list-releases", action="store_true", help="print the releases newer than --since as JSON and exit")
     return p
 
 
@@ -76,41 +81,49 @@ def parse_since(raw: str | None) -> dict[str, Any] | None:
     return {"window_end": raw} if raw[:4].isdigit() and "T" in raw else {"release": raw}
 
 
+def settings_from(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, FeedSettings]:
+    """Flags over the environment; a bad value or a missing broker exits 2 with the reason."""
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        settings = FeedSettings.from_env(**{name: getattr(args, name) for name, _ in FLAGS.values()})
+    except SettingsError as exc:
+        p.error(str(exc))
+    if not (args.list_releases or settings.kafka_bootstrap):
+        p.error(f"--kafka-bootstrap ({env_var(FeedSettings, 'kafka_bootstrap')}) is required")
+    return args, settings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise here
-    args = parser().parse_args(argv)
-    since = parse_since(args.since)
-    secrets = {"github_token": _env("CVERAG_GITHUB_TOKEN"), "nvd_api_key": _env("CVERAG_NVD_API_KEY")}
-    if not (args.list_releases or args.kafka_bootstrap):
-        parser().error("--kafka-bootstrap (CVERAG_KAFKA_BOOTSTRAP) is required")
+    args, settings = settings_from(argv)
+    if args.check_config:
+        print(json.dumps({"event": "config", "settings": settings.describe()}), flush=True)
+        return 0
+    since = parse_since(settings.since)
     try:
         if args.list_releases:
-            print(json.dumps({"event": "releases", **list_releases(args, since, secrets)}), flush=True)
+            print(json.dumps({"event": "releases", **list_releases(settings, since)}), flush=True)
             return 0
-        source = build_source(args, since, secrets)
-        settings = _kafka_settings(args)
-        dlq_topic = args.dlq_topic or contract.dlq_topic_for(args.topic)
-        prepare_topics(settings, [args.topic, dlq_topic], args.create_topics)
+        source = build_source(settings, since)
+        producer_settings = settings.producer_settings()
+        topics = [settings.topic, settings.dead_letter_topic]
+        prepare_topics(producer_settings, topics, settings.create_topics)
     except (SourceUnavailable, SinkUnavailable) as exc:
         empty = {"published": 0, "dead_lettered": 0, "errors": 1, "cursor": since or {}, "seconds": 0}
         print(json.dumps({"event": "summary", **empty, "failure": str(exc)}), flush=True)
         return EX_TEMPFAIL
     producer = RecordProducer(
-        settings, args.topic, dlq_topic, source.kind, args.max_record_bytes, compression=args.compression
+        producer_settings,
+        settings.topic,
+        settings.dead_letter_topic,
+        source.kind,
+        settings.max_record_bytes,
+        compression=settings.kafka_compression,
     )
-    summary = run(source, producer, args.max_record_bytes, Progress(args.progress_interval))
+    summary = run(source, producer, settings.max_record_bytes, Progress(settings.progress_interval))
     print(json.dumps(summary), flush=True)
     return EX_TEMPFAIL if "failure" in summary or producer.counts.failed else 0
-
-
-def _kafka_settings(args: argparse.Namespace) -> KafkaSettings:
-    return KafkaSettings(
-        bootstrap=args.kafka_bootstrap,
-        security_protocol=args.kafka_security_protocol,
-        sasl_mechanism=args.kafka_sasl_mechanism,
-        sasl_username=args.kafka_sasl_username,
-        sasl_password=_env("CVERAG_KAFKA_SASL_PASSWORD"),
-    )

@@ -1,7 +1,8 @@
 """The NVD API 2.0 source: CVE items paged by ``startIndex`` in last-modified windows.
 
 Without a cursor the whole catalogue is paged through once; with one, only items modified
-since it are fetched, in windows of at most 120 days (the API refuses longer ones).  Items
+since it are fetched, in windows of ``window_days`` (at most 120: the API refuses longer ones),
+``page_size`` items per request (at most 2000, the API's own limit).  Items
 (``vulnerabilities[]`` elements, ``{"cve": {...}}``) are passed on as they are: mapping NVD's
 shape is the store's job.  The API allows 5 requests per rolling 30 s without a key and 50
 with one; the limiter keeps us under that instead of collecting 403s.
@@ -41,11 +42,12 @@ def nvd_fetcher(
     return Fetcher(headers, policy, limiter)
 
 
-def windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """``[start, end]`` cut into consecutive windows of at most :data:`MAX_WINDOW`."""
+def windows(start: datetime, end: datetime, width: timedelta = MAX_WINDOW) -> list[tuple[datetime, datetime]]:
+    """``[start, end]`` cut into consecutive windows of ``width``, never more than :data:`MAX_WINDOW`."""
+    width = min(width, MAX_WINDOW)
     cuts = []
     while start < end:
-        stop = min(end, start + MAX_WINDOW)
+        stop = min(end, start + width)
         cuts.append((start, stop))
         start = stop
     return cuts
@@ -74,12 +76,14 @@ class NvdSource:
         since: datetime | None,
         until: datetime | None = None,
         page_size: int = MAX_PAGE,
+        window: timedelta = MAX_WINDOW,
     ) -> None:
         self._fetcher = fetcher
         self._url = url
         self._since = since
         self._until = until or datetime.now(UTC).replace(microsecond=0)
         self._page_size = max(1, min(page_size, MAX_PAGE))
+        self._width = window
         self._cursor: dict[str, Any] = {"window_end": since.isoformat()} if since else {}
         self._finished = 0
         self._window_total: int | None = None
@@ -90,7 +94,7 @@ class NvdSource:
             yield from self._window({}, release)
             self._close_window(self._until, release)
             return
-        for start, end in windows(self._since, self._until):
+        for start, end in windows(self._since, self._until, self._width):
             release = window_id(start, end)
             yield from self._window(
                 {"lastModStartDate": nvd_time(start), "lastModEndDate": nvd_time(end)}, release

@@ -1,6 +1,7 @@
 """``python -m workloads.index sync [--once | --interval SECONDS] [--limit N] [--rebuild]``.
 
-Configuration comes from the environment (see :mod:`workloads.index.settings`).  Progress
+Configuration comes from the environment (:class:`~workloads.index.settings.IndexSettings`;
+``--check-config`` validates it, prints it with secrets masked and exits).  Progress
 lines (documents/s, ETA) go to stderr; each pass ends with one JSON summary line on stdout
 (``{"event": "summary", ...}``).  ``--interval`` keeps syncing until SIGTERM/SIGINT, which
 finish the current batch first.  Exit status: 0 done, 2 bad configuration, 1 anything else.
@@ -51,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     sync.add_argument("--limit", type=int, help="stop a pass after embedding about N documents")
     sync.add_argument("--rebuild", action="store_true", help="forget the cursor and hashes first")
     sync.add_argument("--progress-every", type=float, default=5.0, metavar="SECONDS")
+    sync.add_argument(
+        "--check-config", action="store_true", help="validate and print the configuration, then exit"
+    )
     return top
 
 
@@ -61,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"index: {exc}", file=sys.stderr)
         return 2
+    if args.check_config:
+        print(json.dumps({"event": "config", "settings": settings.describe()}), flush=True)
+        return 0
     from workloads.index.embedding import create_embedder
 
     stopping = threading.Event()

@@ -1,12 +1,14 @@
 """``python -m workloads.rag``: serve the API on 0.0.0.0:$CVERAG_PORT (default 8000) with uvicorn.
 
-All configuration is environment (see :mod:`workloads.rag.settings`).  Exit status 2 when
-the configuration is invalid, with the reason on stderr.
+All configuration is environment (:class:`~workloads.rag.settings.RagSettings`;
+``--check-config`` validates it, prints it with secrets masked and exits).  Exit status 2
+when the configuration is invalid, with the reason on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 
@@ -17,16 +19,20 @@ from workloads.rag.settings import RagSettings
 
 
 def parser() -> argparse.ArgumentParser:
-    """No flags: ``--help`` says where the configuration comes from, then the API serves."""
-    return argparse.ArgumentParser(
+    """Configuration is the environment; ``--help`` says so, ``--check-config`` checks it."""
+    p = argparse.ArgumentParser(
         prog="python -m workloads.rag",
         description=__doc__.splitlines()[0],
-        epilog="Settings: the CVERAG_* environment variables of workloads.rag.settings.",
+        epilog="Settings: the CVERAG_* environment variables of workloads.rag.settings.RagSettings.",
     )
+    p.add_argument(
+        "--check-config", action="store_true", help="validate and print the configuration, then exit"
+    )
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser().parse_args(argv)
+    args = parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -35,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"rag: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    if args.check_config:
+        print(json.dumps({"event": "config", "settings": settings.describe()}), flush=True)
+        return 0
     uvicorn.run(
         create_app(settings), host="0.0.0.0", port=settings.port, log_level="info", proxy_headers=True
     )

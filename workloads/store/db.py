@@ -20,17 +20,12 @@ DEFAULT_SCHEMA = "cverag"
 
 @dataclass(frozen=True)
 class StoreTarget:
-    """Where a store lives: a libpq DSN ('' = the standard PG* variables) and a schema."""
+    """Where a store lives: a libpq DSN ('' = the standard PG* variables) and a schema.
+
+    Programs get theirs from their settings (:class:`workloads.store.settings.PostgresSettings`)."""
 
     dsn: str = ""
     schema: str = DEFAULT_SCHEMA
-
-    @classmethod
-    def from_env(cls, dsn: str | None = None, schema: str | None = None) -> StoreTarget:
-        return cls(
-            dsn=dsn if dsn is not None else os.environ.get("CVERAG_PG_DSN", ""),
-            schema=schema or os.environ.get("CVERAG_PG_SCHEMA", DEFAULT_SCHEMA),
-        )
 
 
 def connect(target: StoreTarget, *, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:

@@ -1,31 +1,98 @@
-"""Consumer settings: flags mirror the environment the operator passes (data-plane contract).
+"""Every setting of ``python -m workloads.store`` (and its probe), and the PostgreSQL part the
+index and the RAG API share.
 
-Secrets (the SASL password) come from the environment only and are kept out of
-``repr``/logs: :meth:`ConsumeSettings.describe` is what progress output may show.
+:class:`StoreSettings` is the environment the operator gives the store's pods; the flags of
+``python -m workloads.store`` override it.  :class:`ConsumeSettings` is what one consumer
+runs with, built from it.  Secrets (the DSN, libpq's password, the SASL password) are
+``SecretStr`` and kept out of ``repr``/logs: :meth:`ConsumeSettings.describe` is what progress
+output may show.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field, SecretStr
+
+from workloads.common.kafka_settings import KafkaClientSettings
+from workloads.common.settings import ProgramSettings, secret_value
+from workloads.store.db import DEFAULT_SCHEMA, StoreTarget
+
 DEFAULT_GROUP = "cverag-store"
-DEFAULT_TOPIC = "cverag.records"  # the feed's default
 DEFAULT_BATCH = 2000
 DEFAULT_WRITERS = 2  # database connections applying a batch's partitions in parallel
+_LIBPQ = "libpq's own variable, used when CVERAG_PG_DSN is unset"
 
 
-def kafka_security(env: dict[str, str] | None = None) -> dict[str, str]:
-    """librdkafka settings for optional TLS/SASL from ``CVERAG_KAFKA_*`` variables."""
-    source = os.environ if env is None else env
-    mapping = {
-        "CVERAG_KAFKA_SECURITY_PROTOCOL": "security.protocol",
-        "CVERAG_KAFKA_SASL_MECHANISM": "sasl.mechanism",
-        "CVERAG_KAFKA_SASL_USERNAME": "sasl.username",
-        "CVERAG_KAFKA_SASL_PASSWORD": "sasl.password",
-    }
-    return {conf: source[var] for var, conf in mapping.items() if source.get(var)}
+class PostgresSettings(ProgramSettings):
+    """Where the store lives: a DSN, or libpq's ``PG*`` variables (which libpq reads itself)."""
+
+    pg_dsn: SecretStr | None = Field(
+        default=None,
+        description="libpq connection string of the store's database (from a Secret); never logged.",
+    )
+    pg_schema: str = Field(
+        default=DEFAULT_SCHEMA, description="The store's schema (one database can hold several)."
+    )
+    pghost: str | None = Field(
+        default=None, validation_alias="PGHOST", description=f"Database host ({_LIBPQ})."
+    )
+    pgport: int | None = Field(
+        default=None, validation_alias="PGPORT", description=f"Database port ({_LIBPQ})."
+    )
+    pgdatabase: str | None = Field(
+        default=None, validation_alias="PGDATABASE", description=f"Database ({_LIBPQ})."
+    )
+    pgsslmode: str | None = Field(
+        default=None, validation_alias="PGSSLMODE", description=f"TLS mode ({_LIBPQ})."
+    )
+    pguser: str | None = Field(
+        default=None, validation_alias="PGUSER", description=f"User, from a Secret ({_LIBPQ})."
+    )
+    pgpassword: SecretStr | None = Field(
+        default=None,
+        validation_alias="PGPASSWORD",
+        description=f"Password, from a Secret ({_LIBPQ}); never logged.",
+    )
+
+    @property
+    def target(self) -> StoreTarget:
+        return StoreTarget(secret_value(self.pg_dsn) or "", self.pg_schema)
+
+
+class StoreSettings(PostgresSettings, KafkaClientSettings):
+    """The store's consumers, migrations and retention: the database, the topic, the group."""
+
+    consumer_group: str = Field(
+        default=DEFAULT_GROUP, description="Kafka consumer group of the store's consumers."
+    )
+    batch_size: int = Field(default=DEFAULT_BATCH, ge=1, description="Records applied per transaction.")
+    store_writers: int = Field(
+        default=DEFAULT_WRITERS,
+        ge=1,
+        description="Database connections applying a batch's partitions in parallel.",
+    )
+
+    def consume_settings(self, until_idle: float | None = None) -> ConsumeSettings:
+        if not self.kafka_bootstrap:
+            raise ValueError("no Kafka bootstrap servers: set CVERAG_KAFKA_BOOTSTRAP or --bootstrap")
+        return ConsumeSettings(
+            bootstrap=self.kafka_bootstrap,
+            topic=self.topic,
+            group_id=self.consumer_group,
+            dlq_topic=self.dead_letter_topic,
+            batch_size=self.batch_size,
+            writers=self.store_writers,
+            until_idle=until_idle,
+            security=self.kafka_security(),
+        )
+
+
+def kafka_security(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """librdkafka settings for optional TLS/SASL from the ``CVERAG_KAFKA_*`` variables."""
+    return StoreSettings.from_env(env).kafka_security()
 
 
 @dataclass
@@ -44,24 +111,6 @@ class ConsumeSettings:
         self.dlq_topic = self.dlq_topic or f"{self.topic}.dlq"
         if self.batch_size < 1 or self.writers < 1:
             raise ValueError("batch size and writers must be at least 1")
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> ConsumeSettings:
-        """Environment first, explicit (non-None) flag values override it."""
-        env = os.environ
-        values: dict[str, Any] = {
-            "bootstrap": env.get("CVERAG_KAFKA_BOOTSTRAP", ""),
-            "topic": env.get("CVERAG_TOPIC", DEFAULT_TOPIC),
-            "group_id": env.get("CVERAG_CONSUMER_GROUP", DEFAULT_GROUP),
-            "dlq_topic": env.get("CVERAG_DLQ_TOPIC", ""),
-            "batch_size": int(env.get("CVERAG_BATCH_SIZE", DEFAULT_BATCH)),
-            "writers": int(env.get("CVERAG_STORE_WRITERS", DEFAULT_WRITERS)),
-            "security": kafka_security(),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if not values["bootstrap"]:
-            raise ValueError("no Kafka bootstrap servers: set CVERAG_KAFKA_BOOTSTRAP or --bootstrap")
-        return cls(**values)
 
     def consumer_config(self) -> dict[str, Any]:
         return {

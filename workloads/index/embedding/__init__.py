@@ -4,13 +4,13 @@ The index workload only needs "texts in, unit vectors out, and how wide they are
 providers implement it: ``local`` runs all-MiniLM-L6-v2 in-process (the default: no network,
 no GPU), ``huggingface`` calls the Hugging Face Inference API (or a dedicated Inference
 Endpoint), and ``tei`` calls a text-embeddings-inference server the operator may run next to
-the index.  The provider is chosen by configuration (:func:`from_env`), so the operator passes
+the index.  The provider is chosen by configuration (:func:`from_env`, reading
+:class:`~workloads.index.embedding.settings.EmbeddingSettings`), so the operator passes
 environment variables and a Secret reference, never code.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar, runtime_checkable
@@ -74,23 +74,10 @@ class EmbeddingConfig:
 
 
 def config_from_env(env: Mapping[str, str] | None = None) -> EmbeddingConfig:
-    """Read ``CVERAG_EMBEDDING_*`` (and the provider's token variable) from the environment."""
-    env = os.environ if env is None else env
-    provider = env.get("CVERAG_EMBEDDING_PROVIDER", "local")
-    if provider not in PROVIDERS:
-        raise ValueError(f"CVERAG_EMBEDDING_PROVIDER must be one of {PROVIDERS}, got {provider!r}")
-    token_var = {"huggingface": "CVERAG_HF_TOKEN", "tei": "CVERAG_TEI_TOKEN"}.get(provider)
-    dimension = env.get("CVERAG_EMBEDDING_DIMENSION")
-    return EmbeddingConfig(
-        provider=provider,  # checked against PROVIDERS above, which narrows it
-        model=env.get("CVERAG_EMBEDDING_MODEL", DEFAULT_MODEL),
-        url=env.get("CVERAG_EMBEDDING_URL") or None,
-        token=(env.get(token_var) or None) if token_var else None,
-        batch_size=int(env.get("CVERAG_EMBEDDING_BATCH_SIZE", "32")),
-        dimension=int(dimension) if dimension else None,
-        timeout=float(env.get("CVERAG_EMBEDDING_TIMEOUT", "60")),
-        threads=int(env.get("CVERAG_EMBEDDING_THREADS", "0")),
-    )
+    """``CVERAG_EMBEDDING_*`` (and the provider's token variable) from ``env`` (default ``os.environ``)."""
+    from workloads.index.embedding.settings import EmbeddingSettings
+
+    return EmbeddingSettings.from_env(env).embedding
 
 
 def create_embedder(config: EmbeddingConfig) -> Embedder:
