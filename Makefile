@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 INFRA  := $(PY) -m devstack
 
-.PHONY: help venv lock demo test lint typecheck unit crds bench \
+.PHONY: help venv lock demo test lint typecheck unit crds bench image \
         infra-build cluster node kafka postgres dev-up infra-down infra-status
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make crds        regenerate crds/ from the pydantic models"
 	@echo "make bench       run the benchmarks under bench/"
 	@echo "make lock        re-resolve requirements/lock.txt and build.txt after a dependency change"
+	@echo "make image       build the cverag image from the Dockerfile without a registry (an OCI archive)"
 
 venv: $(VENV)/.installed
 
@@ -45,6 +46,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
 
 typecheck: venv
 	$(BIN)/mypy
@@ -55,6 +57,10 @@ infra-build: venv
 # pytest exits 5 when it collected no test: that is not a failure of the build.
 test: lint typecheck infra-build
 	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# ~/.cache/cverag/image/cverag-<version>-<recipe>.oci.tar (devstack/image.py); seconds when nothing changed.
+image: venv
+	$(INFRA) build image
 
 crds: venv
 	$(PY) -m controllers.api.crdgen

@@ -20,11 +20,13 @@ BUILD_ALSO = ("llm",)
 # Started only when named (`up node`: a real kubelet, after the cluster); a plain `build`
 # builds it and a plain `down` stops it first, undoing what it changed on the host.
 OPTIONAL = ("node",)
+# Only built (`build image`, also by a plain `build`): the cverag image's OCI archive (devstack/image.py).
+BUILD_ONLY = ("image",)
 
 
 def _defaults(command: str) -> list[str]:
     if command == "build":
-        return [*COMPONENTS, *BUILD_ALSO, *OPTIONAL]
+        return [*COMPONENTS, *BUILD_ALSO, *OPTIONAL, *BUILD_ONLY]
     if command in ("down", "status"):
         return [*OPTIONAL, *COMPONENTS]
     return list(COMPONENTS)
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     names = args.components or _defaults(args.command)
-    if unknown := set(names) - {*COMPONENTS, *BUILD_ALSO, *OPTIONAL}:
+    known = {*COMPONENTS, *BUILD_ALSO, *OPTIONAL, *(BUILD_ONLY if args.command == "build" else ())}
+    if unknown := set(names) - known:
         parser.error(f"unknown component(s): {', '.join(sorted(unknown))}")
     try:
         for name in names:
