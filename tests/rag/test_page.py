@@ -8,16 +8,14 @@ citations.  The screenshot is kept as ``artifacts/rag-page.png``.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from devstack import proc
 from tests.rag.conftest import Corpus
+from tests.rag.serving import serving
 from workloads.rag.api import create_app
 from workloads.rag.service import RagService
 
@@ -29,21 +27,8 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 @pytest.fixture
 def served(corpus: Corpus) -> Iterator[str]:
     settings = corpus.settings()
-    port = proc.free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, RagService(settings, embedder=corpus.embedder)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    proc.wait_until(lambda: server.started, what="uvicorn", timeout=60)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    with serving(create_app(settings, RagService(settings, embedder=corpus.embedder))) as url:
+        yield url
 
 
 @pytest.mark.skipif(

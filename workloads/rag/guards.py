@@ -4,14 +4,15 @@ Keys come from a Secret through ``CVERAG_API_KEYS`` and are compared in constant
 rate limit counts per key (per client address when keys are off) in a moving one-minute
 window (the ``limits`` library), answering 429 with ``Retry-After``.  The size limit is an
 ASGI middleware that refuses a declared ``Content-Length`` over the limit before reading,
-and stops reading a chunked body as soon as it passes the limit.
+and stops reading a chunked body as soon as it passes the limit.  Each refusal is a problem
+(:mod:`workloads.rag.problems`): ``missing_api_key``, ``invalid_api_key``, ``rate_limited``,
+``request_too_large``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import math
 import time
 
@@ -21,6 +22,8 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workloads.rag import problems
+from workloads.rag.problems import ProblemError
 from workloads.rag.settings import RagSettings
 
 
@@ -37,8 +40,8 @@ class Guard:
         caller = self._authenticate(request)
         if self.per_minute > 0 and not self.limiter.hit(self.item, caller):
             reset = self.limiter.get_window_stats(self.item, caller).reset_time
-            raise HTTPException(
-                429,
+            raise ProblemError(
+                problems.RATE_LIMITED,
                 f"rate limit of {self.per_minute} requests per minute exceeded",
                 headers={"Retry-After": str(max(1, math.ceil(reset - time.time())))},
             )
@@ -49,20 +52,22 @@ class Guard:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         presented = token.strip().encode()
         if scheme.lower() != "bearer" or not presented:
-            raise HTTPException(
-                401,
+            raise ProblemError(
+                problems.MISSING_API_KEY,
                 "missing API key: send 'Authorization: Bearer <key>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         if not any(hmac.compare_digest(presented, key) for key in self.keys):
-            raise HTTPException(
-                401, "invalid API key", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            raise ProblemError(
+                problems.INVALID_API_KEY,
+                "invalid API key",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         return "key:" + hashlib.sha256(presented).hexdigest()[:16]
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413 and a JSON message."""
+    """Refuse request bodies over ``limit`` bytes with a 413 ``request_too_large`` problem."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -74,7 +79,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
         started = False
@@ -97,22 +102,12 @@ class BodyLimit:
         except HTTPException as exc:
             if started or exc.status_code != 413:
                 raise
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
 
     @property
     def message(self) -> str:
         return f"request body larger than {self.limit} bytes"
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": self.message}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = problems.response(problems.REQUEST_TOO_LARGE, self.message, scope.get("path", ""))
+        await refusal(scope, receive, send)

@@ -2,37 +2,72 @@
 
 Requests are strict about types (``"top_k": "5"`` is an error, not a 5) and reject unknown
 fields, so a typo in a filter name fails loudly instead of silently searching everything.
+Text may not hold NUL characters, which PostgreSQL text cannot store (they were a 500).
+What the models refuse, the OpenAPI document says, so generated clients and fuzzers agree.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from workloads.store.search import Filters
 
 Severity = Literal["NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL", "none", "low", "medium", "high", "critical"]
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _without_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _whole(value: object) -> object:
+    """``16.0`` is the integer 16 in JSON (and JSON Schema); ``"16"`` stays an error."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _iso_day(value: object) -> object:
+    """A date is an ISO ``YYYY-MM-DD`` string (lax parsing would take ``0`` for 1970-01-01)."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("must be a date as YYYY-MM-DD")
+
+
+# What the pattern says for clients: no NUL, and something besides the whitespace pydantic strips
+# (Unicode White_Space), since a blank string fails min_length once stripped.
+_SPACE = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+Text = Annotated[str, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
+Whole = Annotated[int, BeforeValidator(_whole)]
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class RequestFilters(BaseModel):
-    """The ``filters`` of a ``/v1/search`` body, as a client spells them; :meth:`to_filters`
-    turns them into the one :class:`~workloads.store.search.Filters` every search uses."""
+    """Narrows a search: every filter given must hold."""
+
+    # The body as a client spells it; to_filters() makes the one Filters every search uses.
 
     model_config = _STRICT
-    vendor: str | None = Field(default=None, min_length=1, max_length=200, strict=True)
-    product: str | None = Field(default=None, min_length=1, max_length=200, strict=True)
+    vendor: Text | None = Field(default=None, min_length=1, max_length=200, strict=True)
+    product: Text | None = Field(default=None, min_length=1, max_length=200, strict=True)
     severity: Severity | None = Field(default=None, description="minimum severity")
-    min_score: float | None = Field(default=None, ge=0.0, le=10.0)
-    cwe: str | None = Field(default=None, pattern=r"^(?i:cwe-)?\d{1,5}$")
+    min_score: float | None = Field(default=None, ge=0.0, le=10.0, strict=True)
+    cwe: str | None = Field(default=None, pattern=r"^([Cc][Ww][Ee]-)?[0-9]{1,5}$", strict=True)
     kev: bool | None = Field(
         default=None, strict=True, description="only (true) or never (false) known exploited"
     )
-    year: int | None = Field(default=None, ge=1988, le=2100, strict=True, description="year of publication")
-    published_from: date | None = None
-    published_to: date | None = Field(default=None, description="exclusive")
+    # Constraints before the validator, or they reach the JSON schema as "ge"/"le" (pydantic).
+    year: Annotated[int, Field(ge=1988, le=2100), BeforeValidator(_whole)] | None = Field(
+        default=None, strict=True, description="year of publication"
+    )
+    published_from: Day | None = None
+    published_to: Day | None = Field(default=None, description="exclusive")
 
     def to_filters(self) -> Filters:
         start, end = self.published_from, self.published_to
@@ -55,8 +90,8 @@ class RequestFilters(BaseModel):
 
 class SearchRequest(BaseModel):
     model_config = _STRICT
-    query: str = Field(min_length=1, max_length=2000, strict=True)
-    top_k: int = Field(default=10, ge=1, le=50, strict=True)
+    query: Text = Field(min_length=1, max_length=2000, strict=True)
+    top_k: Whole = Field(default=10, ge=1, le=50, strict=True)
     filters: RequestFilters = Field(default_factory=lambda: RequestFilters())
 
 
@@ -76,8 +111,8 @@ class SearchResponse(BaseModel):
 
 class AskRequest(BaseModel):
     model_config = _STRICT
-    question: str = Field(min_length=1, max_length=2000, strict=True)
-    top_k: int = Field(default=5, ge=1, le=20, strict=True)
+    question: Text = Field(min_length=1, max_length=2000, strict=True)
+    top_k: Whole = Field(default=5, ge=1, le=20, strict=True)
     stream: bool = Field(default=False, strict=True, description="answer as server-sent events")
 
 
@@ -91,3 +126,19 @@ class AskResponse(BaseModel):
     answer: str
     citations: list[Citation]
     model: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="per dependency (store, index): 'ok' or 'failing: <error>'")
+
+
+class AskEvent(BaseModel):
+    """One server-sent event of a streamed answer ("stream": true): one citations event, then
+    delta events (pieces of the text), then one done event."""
+
+    event: Literal["citations", "delta", "done"]
+    data: str = Field(
+        description='JSON: {"citations": [Citation]} | {"text": "<piece>"} | the whole AskResponse',
+        json_schema_extra={"contentMediaType": "application/json"},
+    )

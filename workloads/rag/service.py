@@ -125,9 +125,14 @@ class RagService:
             return self._fallback(question, facts, str(exc))
         return Answer(prompt.with_facts(text, facts), self.citations(facts), self.llm.model)
 
-    async def ask_events(self, question: str, top_k: int) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """``(event, data)`` pairs: ``citations``, then ``delta`` pieces, then ``done`` (the whole answer)."""
-        facts = await self.facts_for(question, top_k)
+    async def ask_events(
+        self, question: str, top_k: int, facts: list[CveFacts] | None = None
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """``(event, data)`` pairs: ``citations``, then ``delta`` pieces, then ``done`` (the whole
+        answer).  The API passes ``facts`` read before the stream starts, so a store that fails
+        is an error response, not a stream cut short after its 200."""
+        if facts is None:
+            facts = await self.facts_for(question, top_k)
         citations = self.citations(facts)
         yield "citations", {"citations": citations}
         if self.llm is None or not facts:

@@ -1,0 +1,28 @@
+"""The RAG app in a real uvicorn on a free loopback port, for tests that need a socket
+(a browser, an HTTP fuzzer) rather than the in-process TestClient."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from devstack import proc
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``with serving(app) as base_url:`` the app's lifespan runs for the block, then it stops."""
+    port = proc.free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    proc.wait_until(lambda: server.started, what="uvicorn", timeout=60)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
