@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 INFRA  := $(PY) -m devstack
 
-.PHONY: help venv lock demo test lint typecheck unit crds bench image \
+.PHONY: help venv lock demo test lint typecheck unit crds docs bench image \
         infra-build cluster node kafka postgres dev-up infra-down infra-status
 
 help:
@@ -14,6 +14,7 @@ help:
 	@echo "make dev-up      start the local Kubernetes control plane, Kafka and PostgreSQL"
 	@echo "make infra-down  stop them;  make infra-status  show them"
 	@echo "make crds        regenerate crds/ from the pydantic models"
+	@echo "make docs        regenerate crds/ and docs/configuration.md (the settings reference)"
 	@echo "make bench       run the benchmarks under bench/"
 	@echo "make lock        re-resolve requirements/lock.txt and build.txt after a dependency change"
 	@echo "make image       build the cverag image from the Dockerfile without a registry (an OCI archive)"
@@ -64,6 +65,10 @@ image: venv
 
 crds: venv
 	$(PY) -m controllers.api.crdgen
+
+# docs/configuration.md from the programs' settings classes (tests/api/test_settings_doc.py guards it).
+docs: crds
+	$(PY) -m devstack.settingsdoc
 
 cluster: venv
 	$(INFRA) up cluster
