@@ -49,8 +49,9 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         start_http_server(port)
 
 
-def publish(kind: type[Kind], body: Mapping[str, Any], outcome: Outcome) -> None:
-    """Write an outcome into status and post an Event for every condition that flipped."""
+def publish(kind: type[Kind], body: Mapping[str, Any], outcome: Outcome[Any]) -> None:
+    """Write an outcome into status (its status model serialised by the CRD's names, only the
+    fields the handler set) and post an Event for every condition that flipped."""
     meta = body["metadata"]
     written, transitions = conditions.apply(
         kube.custom(), kind, meta["namespace"], meta["name"], outcome.conditions, outcome.status

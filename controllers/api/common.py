@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from controllers.api.times import DURATION_PATTERN
 
 # A Kubernetes resource quantity ("500m", "2Gi", 4): an int-or-string in the schema.
 Quantity = Annotated[
     int | str,
     Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
 ]
-# Go-style duration as Kubernetes spells them ("30s", "5m", "1h30m").
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+# Go-style duration as Kubernetes spells them ("30s", "5m", "1h30m"); read by times.seconds.
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)]
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ResourceName = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)]
@@ -191,8 +192,8 @@ class Kind(BaseModel):
         return [*READY_COLUMNS, *cls.extra_columns, AGE_COLUMN]
 
     @classmethod
-    def from_body(cls, body: Any) -> Any:
-        """Parse a kopf body (or any mapping) into the model."""
+    def from_body(cls, body: Any) -> Self:
+        """Parse a kopf body (or any mapping) into the model: typed from here on, status included."""
         return cls.model_validate(
             {
                 "metadata": body.get("metadata", {}),

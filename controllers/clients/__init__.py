@@ -1,2 +1,3 @@
-"""The clients the operator uses: the Kubernetes API (``kube``, ``children``), Secrets
-(``credentials``) and the Kafka admin API (``kafka_admin``, ``topics``, ``offsets``)."""
+"""The clients the operator uses: the Kubernetes API (``kube``, and ``objects`` to read what it
+returns), Secrets (``credentials``) and the Kafka admin API (``kafka_admin``, ``topics``,
+``offsets``)."""

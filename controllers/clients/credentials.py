@@ -17,7 +17,7 @@ from psycopg.conninfo import make_conninfo
 from controllers.api.common import SecretKeyRef
 from controllers.api.feed import Kafka
 from controllers.api.store import Postgres
-from controllers.clients import children
+from controllers.clients import kube
 
 KAFKA_AUTH_KEYS = ("security.protocol", "sasl.mechanism", "sasl.username", "sasl.password")
 
@@ -34,7 +34,7 @@ class MissingSecret(LookupError):
 def secret_data(namespace: str, name: str, field: str) -> dict[str, str]:
     """Every key of a Secret, decoded; :class:`MissingSecret` when it does not exist."""
     try:
-        secret = children.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        secret = kube.request("GET", kube.object_path("v1", "Secret", namespace, name))
     except ApiException as exc:
         if exc.status == 404:
             raise MissingSecret(namespace, name, field) from None

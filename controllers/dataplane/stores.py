@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from workloads.store.db import StoreTarget
-from workloads.store.migrate import available, schema_version
+from workloads.store.migrate import schema_version
 from workloads.store.query import StoreReader
 
 
@@ -23,11 +23,6 @@ class StoreFacts:
     versions: int | None = None
     last_ingest: datetime | None = None
     positions: dict[int, int] = field(default_factory=dict)  # partition -> next offset consumed
-
-
-def expected_schema_version() -> int:
-    """The newest migration the workloads package ships (the image the operator runs)."""
-    return max((m.number for m in available()), default=0)
 
 
 def _target(conninfo: str, schema: str) -> StoreTarget:

@@ -15,10 +15,11 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from controllers.api.common import DeletionPolicy
-from controllers.api.feed import CveFeed
-from controllers.clients import children, credentials, kafka_admin, kube, offsets, topics
+from controllers.api.feed import CveFeed, CveFeedStatus
+from controllers.clients import credentials, kafka_admin, kube, offsets, topics
+from controllers.clients.objects import condition
 from controllers.handlers import feed_sync
-from controllers.handlers.outcome import Outcome, summarise
+from controllers.handlers.outcome import Outcome, merged, summarise
 from controllers.machinery import events
 from controllers.machinery.conditions import Cond
 from controllers.manifests.feed import dead_letter_topic, strimzi_topic, topic_configs
@@ -39,24 +40,26 @@ def topic_specs(feed: CveFeed) -> list[topics.TopicSpec]:
     ]
 
 
-def changed(body: Mapping[str, Any]) -> Outcome:
+def changed(body: Mapping[str, Any]) -> Outcome[CveFeedStatus]:
     feed = CveFeed.from_body(body)
     cond, status, _ = reconcile_topics(feed, body)
-    out = Outcome([cond], {**status, "sourceType": feed.spec.source.type})
+    out = Outcome(merged(status, CveFeedStatus(source_type=feed.spec.source.type)), [cond])
     return summarise(out, body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
 
 
-def tick(body: Mapping[str, Any]) -> Outcome:
+def tick(body: Mapping[str, Any]) -> Outcome[CveFeedStatus]:
     feed = CveFeed.from_body(body)
     cond, status, config = reconcile_topics(feed, body)
     sync = feed_sync.step(feed, body, cond.status is True, datetime.now(UTC))
-    out = Outcome([cond, *sync.conditions], {**status, **sync.status, "sourceType": feed.spec.source.type})
-    if config is not None and (sync.completed or out.status.get("activeJob") is None):
-        out.status.update(_counts(config, feed))
-    return summarise(out, body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
+    status = merged(status, sync.status, CveFeedStatus(source_type=feed.spec.source.type))
+    if config is not None and (sync.completed or status.active_job is None):
+        status = merged(status, _counts(config, feed))
+    return summarise(
+        Outcome(status, [cond, *sync.conditions]), body, PARTS, "UpToDate", PROGRESSING, READY_WHILE
+    )
 
 
-def _counts(config: Mapping[str, str], feed: CveFeed) -> dict[str, int]:
+def _counts(config: Mapping[str, str], feed: CveFeed) -> CveFeedStatus:
     """Records and dead letters ever published: the two topics' end offsets.
 
     Read when a Job has just completed or none runs, so the status counts what completed
@@ -64,19 +67,19 @@ def _counts(config: Mapping[str, str], feed: CveFeed) -> dict[str, int]:
     """
     kafka = feed.spec.kafka
     try:
-        return {
-            "recordsPublished": offsets.records(config, kafka.topic.name),
-            "recordsDeadLettered": offsets.records(config, dead_letter_topic(kafka)),
-        }
+        return CveFeedStatus(
+            records_published=offsets.records(config, kafka.topic.name),
+            records_dead_lettered=offsets.records(config, dead_letter_topic(kafka)),
+        )
     except (kafka_admin.KafkaUnreachable, kafka_admin.TopicRejected):
-        return {}  # the TopicReady condition already says why; counts catch up next time
+        return CveFeedStatus()  # the TopicReady condition already says why; counts catch up next time
 
 
 def reconcile_topics(
     feed: CveFeed, owner: Mapping[str, Any]
-) -> tuple[Cond, dict[str, Any], dict[str, str] | None]:
+) -> tuple[Cond, CveFeedStatus, dict[str, str] | None]:
     """TopicReady, the topic's status fields, and the Kafka config when Kafka answered."""
-    status: dict[str, Any] = {"topic": feed.spec.kafka.topic.name}
+    status = CveFeedStatus(topic=feed.spec.kafka.topic.name)
     if feed.spec.kafka.strimzi is not None:
         return _strimzi_topics(feed, owner), status, None
     try:
@@ -86,7 +89,7 @@ def reconcile_topics(
     try:
         reports = [topics.ensure(config, spec) for spec in topic_specs(feed)]
     except topics.TopicShrinkRefused as exc:
-        status["partitions"] = exc.actual
+        status.partitions = exc.actual
         return Cond(TOPIC_READY, False, "TopicShrinkRefused", str(exc)), status, config
     except kafka_admin.KafkaUnreachable as exc:
         refused = kafka_admin.refused_credentials(config)
@@ -98,7 +101,7 @@ def reconcile_topics(
     except kafka_admin.TopicRejected as exc:
         return Cond(TOPIC_READY, False, "TopicRejected", str(exc)), status, config
     _announce(owner, reports)
-    status["partitions"] = reports[0].partitions
+    status.partitions = reports[0].partitions
     names = " and ".join(r.name for r in reports)
     return (
         Cond(TOPIC_READY, True, "TopicsReady", f"{names}: {reports[0].partitions} partitions"),
@@ -128,8 +131,8 @@ def _strimzi_topics(feed: CveFeed, owner: Mapping[str, Any]) -> Cond:
     """Apply one KafkaTopic per topic; ready when Strimzi's topic operator says so."""
     waiting = []
     for spec in topic_specs(feed):
-        applied = children.apply(strimzi_topic(feed, spec.name), owner)
-        if not children.condition(applied, "Ready"):
+        applied = kube.apply(strimzi_topic(feed, spec.name), owner)
+        if not condition(applied, "Ready"):
             waiting.append(applied["metadata"]["name"])
     if waiting:
         message = f"KafkaTopic {', '.join(waiting)} not Ready yet (Strimzi's topic operator reconciles them)"
@@ -145,7 +148,7 @@ def delete(body: Mapping[str, Any]) -> None:
         for spec in specs:
             name = strimzi_topic(feed, spec.name)["metadata"]["name"]
             if feed.spec.deletion_policy is DeletionPolicy.DELETE:
-                children.delete(STRIMZI, "KafkaTopic", ns, name)
+                kube.delete(STRIMZI, "KafkaTopic", ns, name)
             else:
                 _release(ns, name)
         return
@@ -164,10 +167,10 @@ def delete(body: Mapping[str, Any]) -> None:
 
 def _release(namespace: str, name: str) -> None:
     """Drop the owner reference, so the garbage collector (and Strimzi) keep the topic."""
-    path = children.object_path(STRIMZI, "KafkaTopic", namespace, name)
+    path = kube.object_path(STRIMZI, "KafkaTopic", namespace, name)
     try:
         patch = {"metadata": {"ownerReferences": None}}
-        children.request("PATCH", path, patch, content_type="application/merge-patch+json")
+        kube.request("PATCH", path, patch, content_type="application/merge-patch+json")
     except ApiException as exc:
         if exc.status != 404:
             raise

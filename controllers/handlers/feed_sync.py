@@ -14,15 +14,17 @@ restarted operator picks up exactly where it stopped:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from controllers.api.feed import CveFeed
-from controllers.clients import children, credentials
+from controllers.api.feed import CveFeed, CveFeedStatus
+from controllers.api.times import parse_rfc3339, rfc3339, seconds
+from controllers.clients import credentials, kube
+from controllers.clients.objects import condition
 from controllers.dataplane import releases
+from controllers.handlers.outcome import merged
 from controllers.machinery import config
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import labels
@@ -31,28 +33,15 @@ from controllers.manifests.feed import ATTEMPT_ANNOTATION, COMPONENT, RELEASE_AN
 SYNCED = "Synced"
 SOURCE_REACHABLE = "SourceReachable"
 RETRY_MAX = 3600.0
-UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 Job = dict[str, Any]
 
 
 @dataclass
 class SyncStep:
-    conditions: list[Cond] = field(default_factory=list)
-    status: dict[str, Any] = field(default_factory=dict)
+    conditions: list[Cond]
+    status: CveFeedStatus
+    """The cursor, the pending releases, the running Job and its failures, the last poll time."""
     completed: bool = False
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _seconds(duration: str) -> float:
-    """A Go-style duration ("15m", "1h30m", "500ms") in seconds; the CRD's pattern admits no other."""
-    return sum(float(n) * UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration))
 
 
 def release_of(job: Job) -> str:
@@ -65,41 +54,63 @@ def attempt_of(job: Job) -> int:
 
 def sync_jobs(feed: CveFeed) -> list[Job]:
     selector = labels("CveFeed", feed.metadata.name, COMPONENT)
-    return children.list_objects("batch/v1", "Job", feed.metadata.namespace, selector)
+    return kube.list_objects("batch/v1", "Job", feed.metadata.namespace, selector)
 
 
 def step(feed: CveFeed, owner: Mapping[str, Any], topics_ready: bool, now: datetime) -> SyncStep:
     """One tick: account finished Jobs, poll when due, start the next Job when allowed."""
     jobs = sync_jobs(feed)
-    out = SyncStep()
+    conditions: list[Cond] = []
+    status = CveFeedStatus(active_job=None, failed_attempts=None)
     last, pending = feed.status.last_release, list(feed.status.pending_releases or [])
-    last, pending, out.completed = _account(jobs, last, pending)
+    last, pending, completed = _account(jobs, last, pending)
     running = [j for j in jobs if not _finished(j)]
     if not running and _poll_due(feed, now):
-        pending = _poll(feed, last, pending, out, now)
+        # A failed poll counts too: the source is asked once per pollInterval whatever it
+        # answered, so a rate-limited API is not hammered every tick.
+        status.last_poll_time = rfc3339(now)
+        pending, reachable = _poll(feed, last, pending)
+        conditions.append(reachable)
         last, pending, done = _account(jobs, last, pending)
-        out.completed = out.completed or done
-    out.status.update(lastRelease=last, pendingReleases=pending, activeJob=None, failedAttempts=None)
+        completed = completed or done
+    status.last_release, status.pending_releases = last, pending
+    synced, progress = _progress(feed, owner, jobs, running, last, pending, topics_ready, now)
+    return SyncStep([*conditions, synced], merged(status, progress), completed)
+
+
+def _progress(
+    feed: CveFeed,
+    owner: Mapping[str, Any],
+    jobs: list[Job],
+    running: list[Job],
+    last: str | None,
+    pending: list[str],
+    topics_ready: bool,
+    now: datetime,
+) -> tuple[Cond, CveFeedStatus]:
+    """The Synced condition, and the running Job with its release's failures."""
     if running:
         job = running[0]
-        out.status["activeJob"] = job["metadata"]["name"]
-        out.status["failedAttempts"] = len(_failures(jobs, release_of(job))) or None
-        message = f"Job {job['metadata']['name']} is publishing release {release_of(job)}"
-        return _synced(out, False, "SyncJobRunning", message)
-    if feed.spec.suspend:
-        return _synced(out, False, "Suspended", f"spec.suspend is true; {len(pending)} release(s) pending")
-    if not pending:
-        return _synced(
-            out, True, "UpToDate", f"release {last} is the newest" if last else "nothing to sync yet"
+        name, release = job["metadata"]["name"], release_of(job)
+        failures = len(_failures(jobs, release)) or None
+        message = f"Job {name} is publishing release {release}"
+        return _synced(False, "SyncJobRunning", message), CveFeedStatus(
+            active_job=name, failed_attempts=failures
         )
+    if feed.spec.suspend:
+        message = f"spec.suspend is true; {len(pending)} release(s) pending"
+        return _synced(False, "Suspended", message), CveFeedStatus()
+    if not pending:
+        message = f"release {last} is the newest" if last else "nothing to sync yet"
+        return _synced(True, "UpToDate", message), CveFeedStatus()
     if not topics_ready:
-        return _synced(out, False, "WaitingForTopic", "sync Jobs start once the topics are ready")
-    return _start(feed, owner, jobs, pending[0], last, out, now)
+        return _synced(False, "WaitingForTopic", "sync Jobs start once the topics are ready"), CveFeedStatus()
+    return _start(feed, owner, jobs, pending[0], last, now)
 
 
 def _account(jobs: list[Job], last: str | None, pending: list[str]) -> tuple[str | None, list[str], bool]:
     """Advance the cursor over every pending release whose Job completed."""
-    complete = {release_of(j) for j in jobs if children.condition(j, "Complete")}
+    complete = {release_of(j) for j in jobs if condition(j, "Complete")}
     done = False
     while pending and pending[0] in complete:
         last, pending, done = pending[0], pending[1:], True
@@ -108,27 +119,26 @@ def _account(jobs: list[Job], last: str | None, pending: list[str]) -> tuple[str
 
 def _failures(jobs: list[Job], release: str) -> list[Job]:
     """The release's Failed Jobs, oldest attempt first."""
-    failed = (j for j in jobs if release_of(j) == release and children.condition(j, "Failed"))
+    failed = (j for j in jobs if release_of(j) == release and condition(j, "Failed"))
     return sorted(failed, key=attempt_of)
 
 
 def _finished(job: Job) -> bool:
-    return bool(children.condition(job, "Complete") or children.condition(job, "Failed"))
+    return bool(condition(job, "Complete") or condition(job, "Failed"))
 
 
 def _poll_due(feed: CveFeed, now: datetime) -> bool:
     polled = feed.status.last_poll_time
-    return polled is None or now >= _parse_time(polled) + timedelta(seconds=_seconds(feed.spec.poll_interval))
+    return polled is None or now >= parse_rfc3339(polled) + timedelta(
+        seconds=seconds(feed.spec.poll_interval)
+    )
 
 
-def _poll(feed: CveFeed, last: str | None, pending: list[str], out: SyncStep, now: datetime) -> list[str]:
-    """Ask the source what is new since ``last``; on failure keep the old list.
+def _poll(feed: CveFeed, last: str | None, pending: list[str]) -> tuple[list[str], Cond]:
+    """Ask the source what is new since ``last``: the pending releases and SourceReachable.
 
-    A failed poll counts as a poll too: the source is asked once per ``pollInterval``
-    whatever it answered, so a rate-limited API is not hammered every tick.
-    """
+    When the source does not answer, the old list stays pending."""
     ns, src = feed.metadata.namespace, feed.spec.source
-    out.status["lastPollTime"] = _stamp(now)
     token_ref = src.cvelist_v5.github_token_secret_ref if src.cvelist_v5 else None
     key_ref = src.nvd.api_key_secret_ref if src.nvd else None
     try:
@@ -136,48 +146,35 @@ def _poll(feed: CveFeed, last: str | None, pending: list[str], out: SyncStep, no
         key = credentials.optional_key(ns, key_ref, "spec.source.nvd.apiKeySecretRef")
         fresh = releases.pending_releases(feed, last, token, key)
     except credentials.MissingSecret as exc:
-        out.conditions.append(Cond(SOURCE_REACHABLE, False, "SecretNotFound", str(exc)))
-        return pending
+        return pending, Cond(SOURCE_REACHABLE, False, "SecretNotFound", str(exc))
     except releases.SourceError as exc:
-        out.conditions.append(Cond(SOURCE_REACHABLE, False, exc.reason, str(exc)))
-        return pending
+        return pending, Cond(SOURCE_REACHABLE, False, exc.reason, str(exc))
     listed = f"{len(fresh)} new release(s)" if fresh else "no new release"
-    out.conditions.append(
-        Cond(SOURCE_REACHABLE, True, "SourceAnswered", f"{src.type}: {listed} at last poll")
-    )
-    return fresh
+    return fresh, Cond(SOURCE_REACHABLE, True, "SourceAnswered", f"{src.type}: {listed} at last poll")
 
 
-def _synced(out: SyncStep, ok: bool, reason: str, message: str) -> SyncStep:
-    out.conditions.append(Cond(SYNCED, ok, reason, message))
-    return out
+def _synced(ok: bool, reason: str, message: str) -> Cond:
+    return Cond(SYNCED, ok, reason, message)
 
 
 def _start(
-    feed: CveFeed,
-    owner: Mapping[str, Any],
-    jobs: list[Job],
-    release: str,
-    last: str | None,
-    out: SyncStep,
-    now: datetime,
-) -> SyncStep:
+    feed: CveFeed, owner: Mapping[str, Any], jobs: list[Job], release: str, last: str | None, now: datetime
+) -> tuple[Cond, CveFeedStatus]:
     """Create the Job for ``release`` (next attempt after failures, once the backoff has passed)."""
     failed = _failures(jobs, release)
     attempt = attempt_of(failed[-1]) + 1 if failed else 0
+    status = CveFeedStatus(failed_attempts=len(failed)) if failed else CveFeedStatus()
     if failed:
-        out.status["failedAttempts"] = len(failed)
-        cond = children.condition(failed[-1], "Failed") or {}
-        retry_at = _parse_time(str(cond.get("lastTransitionTime") or _stamp(now))) + timedelta(
+        cond = condition(failed[-1], "Failed") or {}
+        retry_at = parse_rfc3339(str(cond.get("lastTransitionTime") or rfc3339(now))) + timedelta(
             seconds=min(config.current().sync_retry_seconds * 2 ** (len(failed) - 1), RETRY_MAX)
         )
         if now < retry_at:
             name = failed[-1]["metadata"]["name"]
             why = cond.get("message") or cond.get("reason") or "failed"
-            message = f"Job {name} for release {release} failed ({why}); attempt {attempt + 1} at {_stamp(retry_at)}"
-            return _synced(out, False, "SyncJobFailed", message)
-    job, _created = children.create(sync_job(feed, release, releases.cursor_of(last), attempt), owner)
-    out.status["activeJob"] = job["metadata"]["name"]
-    return _synced(
-        out, False, "SyncJobRunning", f"Job {job['metadata']['name']} is publishing release {release}"
-    )
+            message = f"Job {name} for release {release} failed ({why}); attempt {attempt + 1} at {rfc3339(retry_at)}"
+            return _synced(False, "SyncJobFailed", message), status
+    job, _created = kube.create(sync_job(feed, release, releases.cursor_of(last), attempt), owner)
+    name = job["metadata"]["name"]
+    status.active_job = name
+    return _synced(False, "SyncJobRunning", f"Job {name} is publishing release {release}"), status

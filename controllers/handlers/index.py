@@ -17,13 +17,14 @@ from typing import Any
 import kopf
 import psycopg
 
-from controllers.api import GROUP, VERSION
 from controllers.api.common import DeletionPolicy
-from controllers.api.index import CveIndex
+from controllers.api.index import CveIndex, CveIndexStatus
 from controllers.api.store import CveStore
-from controllers.clients import children, credentials, kube
+from controllers.api.times import rfc3339
+from controllers.clients import credentials, kube
+from controllers.clients.objects import Rollout
 from controllers.dataplane import index_backend, stores
-from controllers.handlers.outcome import Outcome, summarise
+from controllers.handlers.outcome import Outcome, merged, summarise
 from controllers.machinery import events
 from controllers.machinery.conditions import Cond
 from controllers.manifests.index import service_account, sync_cronjob, sync_deployment, sync_name
@@ -43,27 +44,27 @@ class Blocked(Exception):
         super().__init__(message)
 
 
-def reconcile(body: Mapping[str, Any]) -> Outcome:
+def reconcile(body: Mapping[str, Any]) -> Outcome[CveIndexStatus]:
     index = CveIndex.from_body(body)
-    out = Outcome(status={"backend": index.spec.backend.type})
+    status = CveIndexStatus(backend=index.spec.backend.type)
     try:
         store, found = _prepare(index)
     except Blocked as exc:
-        out.add(Cond(INDEX_READY, False, exc.reason, str(exc)), Cond(SYNCED, False, exc.reason, str(exc)))
-        return summarise(out, body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
-    out.add(Cond(INDEX_READY, True, "IndexExists", _describe(index)))
-    children.apply(service_account(index), body)
+        conds = [Cond(INDEX_READY, False, exc.reason, str(exc)), Cond(SYNCED, False, exc.reason, str(exc))]
+        return summarise(Outcome(status, conds), body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
+    exists = Cond(INDEX_READY, True, "IndexExists", _describe(index))
+    kube.apply(service_account(index), body)
     workload = _apply_sync(index, store, body)
-    out.add(_synced(index, found, workload, out.status))
+    synced, measured = _synced(index, found, workload)
+    out = Outcome(merged(status, measured), [exists, synced])
     return summarise(out, body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
 
 
 def _store(index: CveIndex) -> CveStore:
     ns, ref = index.metadata.namespace, index.spec.store_ref.name
-    found = children.get(f"{GROUP}/{VERSION}", "CveStore", ns, ref)
-    if found is None:
+    store = kube.referenced(CveStore, ns, ref)
+    if store is None:
         raise Blocked("StoreNotFound", f"CveStore {ref!r} not found in namespace {ns!r} (spec.storeRef)")
-    store: CveStore = CveStore.from_body(found)
     return store
 
 
@@ -121,43 +122,40 @@ def _describe(index: CveIndex) -> str:
     return f"{where}, {spec.embedding.dimension}-d {spec.embedding.model}"
 
 
-def _apply_sync(index: CveIndex, store: CveStore, owner: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The sync Deployment, or the CronJob when a schedule is set; the other kind is removed."""
+def _apply_sync(index: CveIndex, store: CveStore, owner: Mapping[str, Any]) -> Rollout | None:
+    """The sync Deployment (and its rollout), or the CronJob when a schedule is set; the other
+    kind is removed."""
     ns, name = index.metadata.namespace, sync_name(index)
     if index.spec.sync.schedule:
-        children.delete("apps/v1", "Deployment", ns, name)
-        children.apply(sync_cronjob(index, store), owner)
+        kube.delete("apps/v1", "Deployment", ns, name)
+        kube.apply(sync_cronjob(index, store), owner)
         return None
-    children.delete("batch/v1", "CronJob", ns, name)
-    return children.apply(sync_deployment(index, store), owner)
+    kube.delete("batch/v1", "CronJob", ns, name)
+    return Rollout.of(kube.apply(sync_deployment(index, store), owner))
 
 
 def _synced(
-    index: CveIndex,
-    found: index_backend.IndexSettings,
-    workload: Mapping[str, Any] | None,
-    status: dict[str, Any],
-) -> Cond:
+    index: CveIndex, found: index_backend.IndexSettings, workload: Rollout | None
+) -> tuple[Cond, CveIndexStatus]:
+    """Synced, and the vectors, lag and synced-through time it was judged from."""
     try:
         facts = index_backend.facts(index, found)
     except psycopg.Error as exc:
-        return Cond(SYNCED, False, "DatabaseUnreachable", f"PostgreSQL did not answer ({type(exc).__name__})")
+        message = f"PostgreSQL did not answer ({type(exc).__name__})"
+        return Cond(SYNCED, False, "DatabaseUnreachable", message), CveIndexStatus()
     except Exception as exc:  # Pinecone SDK / network errors while counting
-        return Cond(SYNCED, False, "BackendUnreachable", f"{type(exc).__name__}: {exc}")
-    status.update(vectors=facts.vectors, lag=facts.lag)
+        return Cond(SYNCED, False, "BackendUnreachable", f"{type(exc).__name__}: {exc}"), CveIndexStatus()
+    status = CveIndexStatus(vectors=facts.vectors, lag=facts.lag)
     if facts.synced_through is not None:
-        status["syncedThrough"] = facts.synced_through.isoformat().replace("+00:00", "Z")
-    stuck = workload is not None and any(
-        c.get("type") == "Progressing" and c.get("status") == "False"
-        for c in (workload.get("status") or {}).get("conditions") or []
-    )
-    if stuck:
-        return Cond(SYNCED, False, "SyncStuck", f"Deployment {sync_name(index)} stopped progressing")
+        status.synced_through = rfc3339(facts.synced_through)
+    if workload is not None and workload.stuck:
+        return Cond(SYNCED, False, "SyncStuck", f"Deployment {workload.name} stopped progressing"), status
     if facts.lag == 0:
-        return Cond(SYNCED, True, "UpToDate", f"{facts.vectors} vectors; every store version is indexed")
+        message = f"{facts.vectors} vectors; every store version is indexed"
+        return Cond(SYNCED, True, "UpToDate", message), status
     if facts.cursor == 0:
-        return Cond(SYNCED, False, "InitialSync", f"first pass: {facts.lag} store versions to index")
-    return Cond(SYNCED, False, "CatchingUp", f"{facts.lag} store versions not yet indexed")
+        return Cond(SYNCED, False, "InitialSync", f"first pass: {facts.lag} store versions to index"), status
+    return Cond(SYNCED, False, "CatchingUp", f"{facts.lag} store versions not yet indexed"), status
 
 
 def delete(body: Mapping[str, Any]) -> None:
@@ -166,8 +164,8 @@ def delete(body: Mapping[str, Any]) -> None:
     if index.spec.deletion_policy is not DeletionPolicy.DELETE:
         return
     ns, name = index.metadata.namespace, sync_name(index)
-    children.delete("apps/v1", "Deployment", ns, name, propagation="Foreground")
-    children.delete("batch/v1", "CronJob", ns, name, propagation="Foreground")
+    kube.delete("apps/v1", "Deployment", ns, name, propagation="Foreground")
+    kube.delete("batch/v1", "CronJob", ns, name, propagation="Foreground")
     try:
         found = settings_for(index, _store(index))
     except (Blocked, credentials.MissingSecret) as exc:

@@ -1,6 +1,8 @@
 """What a handler returns: the conditions it observed and the status fields it measured.
 
-Handlers never write status themselves; ``controllers.main`` hands an :class:`Outcome` to
+The status is the kind's own Status model, so a misspelt field is a type error rather than
+a key the API server silently prunes; only the fields a handler sets are written (see
+``machinery.conditions.status_fields``).  Handlers never write status themselves; ``controllers.main`` hands an :class:`Outcome` to
 ``machinery.conditions.apply``, which merges it into the live object.  The summary
 conditions (``Ready``, ``Reconciling``, ``Stalled``) are derived here from the specific
 ones, in one way for every kind, so kstatus and Argo CD read every cverag kind alike.
@@ -10,19 +12,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from controllers.api.common import BaseStatus
 from controllers.machinery.conditions import READY, RECONCILING, STALLED, Cond
+
+S = TypeVar("S", bound=BaseStatus)
 
 
 @dataclass
-class Outcome:
+class Outcome(Generic[S]):
+    status: S
     conditions: list[Cond] = field(default_factory=list)
-    status: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, *conds: Cond) -> Outcome:
+    def add(self, *conds: Cond) -> Outcome[S]:
         self.conditions.extend(conds)
         return self
+
+
+def merged(first: S, *more: S) -> S:
+    """``first`` with every field each of ``more`` set, left to right.
+
+    Helpers return the fields they measured as a status of their own with only those set;
+    the handler merges them, and what no helper set stays unset (its stored value is kept).
+    """
+    out = first.model_copy()
+    for part in more:
+        for name in part.model_fields_set:
+            setattr(out, name, getattr(part, name))
+    return out
 
 
 def current(body: Mapping[str, Any]) -> dict[str, Cond]:
@@ -36,13 +54,13 @@ def current(body: Mapping[str, Any]) -> dict[str, Cond]:
 
 
 def summarise(
-    outcome: Outcome,
+    outcome: Outcome[S],
     body: Mapping[str, Any],
     parts: Sequence[str],
     ready_reason: str,
     progressing: frozenset[str] = frozenset(),
     ready_while: frozenset[str] = frozenset(),
-) -> Outcome:
+) -> Outcome[S]:
     """Add Ready, Reconciling and Stalled from the ``parts`` conditions.
 
     A part that is not True is *working* when its reason is in ``progressing`` (Reconciling),

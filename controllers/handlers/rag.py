@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from controllers.api import GROUP, VERSION
+from controllers.api.common import ConditionStatus
 from controllers.api.index import CveIndex
-from controllers.api.rag import RagEndpoint
+from controllers.api.rag import RagEndpoint, RagEndpointStatus
 from controllers.api.store import CveStore
-from controllers.clients import children, credentials
+from controllers.clients import credentials, kube
+from controllers.clients.objects import Rollout
 from controllers.handlers import rag_llm
-from controllers.handlers.outcome import Outcome, summarise
+from controllers.handlers.outcome import Outcome, merged, summarise
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import Manifest
 from controllers.manifests.rag import (
@@ -48,20 +49,21 @@ READY_WHILE = frozenset({"RollingOut"})
 CERT_MANAGER = "cert-manager.io/v1"
 
 
-def reconcile(body: Mapping[str, Any]) -> Outcome:
+def reconcile(body: Mapping[str, Any]) -> Outcome[RagEndpointStatus]:
     rag = RagEndpoint.from_body(body)
-    out = Outcome(status={"url": url(rag)})
+    status = RagEndpointStatus(url=url(rag))
     try:
         _check_secrets(rag)
     except credentials.MissingSecret as exc:
-        out.add(
+        conds = [
             Cond(API_READY, False, "SecretNotFound", str(exc)),
             Cond(LLM_READY, False, "SecretNotFound", str(exc)),
-        )
-        return summarise(out, body, PARTS, "Serving", PROGRESSING, READY_WHILE)
-    children.apply(service_account(rag), body)
-    out.add(rag_llm.converge(rag, body, service_account_name(rag), out.status))
-    out.add(_api(rag, body, out.status))
+        ]
+        return summarise(Outcome(status, conds), body, PARTS, "Serving", PROGRESSING, READY_WHILE)
+    kube.apply(service_account(rag), body)
+    llm, served = rag_llm.converge(rag, body, service_account_name(rag))
+    api, ready = _api(rag, body)
+    out = Outcome(merged(status, served, ready), [llm, api])
     return summarise(out, body, PARTS, "Serving", PROGRESSING, READY_WHILE)
 
 
@@ -75,50 +77,35 @@ def _check_secrets(rag: RagEndpoint) -> None:
         credentials.optional_key(ns, llm.api_key_secret_ref, "spec.llm.apiKeySecretRef")
 
 
-def _api(rag: RagEndpoint, owner: Mapping[str, Any], status: dict[str, Any]) -> Cond:
+def _api(rag: RagEndpoint, owner: Mapping[str, Any]) -> tuple[Cond, RagEndpointStatus]:
+    """Apply the API with its index and store: APIReady, and its ready pods once deployed."""
     ns, ref = rag.metadata.namespace, rag.spec.index_ref.name
-    index_body = children.get(f"{GROUP}/{VERSION}", "CveIndex", ns, ref)
-    if index_body is None:
-        return Cond(
-            API_READY,
-            False,
-            "IndexNotFound",
-            f"CveIndex {ref!r} not found in namespace {ns!r} (spec.indexRef)",
-        )
-    index = CveIndex.from_body(index_body)
+    index = kube.referenced(CveIndex, ns, ref)
+    if index is None:
+        message = f"CveIndex {ref!r} not found in namespace {ns!r} (spec.indexRef)"
+        return Cond(API_READY, False, "IndexNotFound", message), RagEndpointStatus()
     store_ref = index.spec.store_ref.name
-    store_body = children.get(f"{GROUP}/{VERSION}", "CveStore", ns, store_ref)
-    if store_body is None:
-        return Cond(
-            API_READY, False, "StoreNotFound", f"CveStore {store_ref!r} of CveIndex {ref!r} not found"
-        )
-    deployment = children.apply(api_deployment(rag, index, CveStore.from_body(store_body)), owner)
+    store = kube.referenced(CveStore, ns, store_ref)
+    if store is None:
+        message = f"CveStore {store_ref!r} of CveIndex {ref!r} not found"
+        return Cond(API_READY, False, "StoreNotFound", message), RagEndpointStatus()
+    deployment = Rollout.of(kube.apply(api_deployment(rag, index, store), owner))
     for manifest in companions(rag, API):
-        children.apply(manifest, owner)
+        kube.apply(manifest, owner)
     _exposure(rag, owner)
-    ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
-    status["readyReplicas"] = ready
-    index_ready = children.condition(index_body, "Ready")
-    if index_ready is None:
-        detail = _ready_detail(index_body)
-        return Cond(API_READY, False, "IndexNotReady", f"CveIndex {ref!r} is not Ready ({detail})")
-    return _rollout(deployment, ready)
+    status = RagEndpointStatus(ready_replicas=deployment.ready)
+    ready = next((c for c in index.status.conditions if c.type == "Ready"), None)
+    if ready is None or ready.status is not ConditionStatus.TRUE:
+        detail = f"{ready.reason}: {ready.message}" if ready else "not reconciled yet"
+        return Cond(API_READY, False, "IndexNotReady", f"CveIndex {ref!r} is not Ready ({detail})"), status
+    return _rollout(deployment), status
 
 
-def _ready_detail(index_body: Mapping[str, Any]) -> str:
-    for cond in (index_body.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return f"{cond.get('reason')}: {cond.get('message')}"
-    return "not reconciled yet"
-
-
-def _rollout(deployment: Mapping[str, Any], ready: int) -> Cond:
-    name = deployment["metadata"]["name"]
-    wanted = int((deployment.get("spec") or {}).get("replicas") or 0)
-    updated = int((deployment.get("status") or {}).get("updatedReplicas") or 0)
+def _rollout(deployment: Rollout) -> Cond:
+    name, ready, wanted, updated = deployment.name, deployment.ready, deployment.wanted, deployment.updated
     if ready == 0:
         return Cond(API_READY, False, "RolloutInProgress", f"no pod of Deployment {name} is ready yet")
-    reason = "Serving" if ready >= wanted and updated >= wanted else "RollingOut"
+    reason = "Serving" if deployment.done else "RollingOut"
     return Cond(API_READY, True, reason, f"{ready} of {wanted} API pods ready, {updated} updated")
 
 
@@ -126,7 +113,7 @@ def _exposure(rag: RagEndpoint, owner: Mapping[str, Any]) -> None:
     """Ingress when asked for, and its Certificate when cert-manager is installed; else neither."""
     ns = rag.metadata.namespace
     _apply_or_delete(ingress(rag), "networking.k8s.io/v1", "Ingress", ns, api_name(rag), owner)
-    if children.served(CERT_MANAGER, "certificates"):
+    if kube.served(CERT_MANAGER, "certificates"):
         _apply_or_delete(certificate(rag), CERT_MANAGER, "Certificate", ns, tls_secret_name(rag), owner)
 
 
@@ -134,6 +121,6 @@ def _apply_or_delete(
     manifest: Manifest | None, api_version: str, kind: str, ns: str, name: str, owner: Mapping[str, Any]
 ) -> None:
     if manifest is None:
-        children.delete(api_version, kind, ns, name)
+        kube.delete(api_version, kind, ns, name)
     else:
-        children.apply(manifest, owner)
+        kube.apply(manifest, owner)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from controllers.api.rag import RagEndpoint
-from controllers.clients import children, kube
+from controllers.api.rag import RagEndpoint, RagEndpointStatus
+from controllers.clients import kube
+from controllers.clients.objects import Rollout
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import selector
 from controllers.manifests.llm import (
@@ -37,59 +38,56 @@ CHILDREN = (
 
 
 def converge(
-    rag: RagEndpoint, owner: Mapping[str, Any], service_account: str, status: dict[str, Any]
-) -> Cond:
+    rag: RagEndpoint, owner: Mapping[str, Any], service_account: str
+) -> tuple[Cond, RagEndpointStatus]:
+    """Apply (or remove) the LLM server: LLMReady, the model served and its ready pods."""
     llm, ns = rag.spec.llm, rag.metadata.namespace
-    status["model"] = served_model(rag)
     if llm.engine == "external":
         remove(rag)
-        status["llmReadyReplicas"] = None
-        return Cond(LLM_READY, True, "External", f"external server {llm.url} (not deployed by cverag)")
+        status = RagEndpointStatus(model=served_model(rag), llm_ready_replicas=None)
+        return Cond(
+            LLM_READY, True, "External", f"external server {llm.url} (not deployed by cverag)"
+        ), status
     claim = model_cache_claim(rag)
     if claim is None:
-        children.delete("v1", "PersistentVolumeClaim", ns, cache_claim_name(rag))
+        kube.delete("v1", "PersistentVolumeClaim", ns, cache_claim_name(rag))
     else:
-        children.apply(claim, owner)
-    deployment = children.apply(llm_deployment(rag, service_account), owner)
+        kube.apply(claim, owner)
+    deployment = Rollout.of(kube.apply(llm_deployment(rag, service_account), owner))
     for manifest in companions(rag, LLM):
-        children.apply(manifest, owner)
-    return _state(rag, deployment, status)
+        kube.apply(manifest, owner)
+    status = RagEndpointStatus(model=served_model(rag), llm_ready_replicas=deployment.ready)
+    return _state(rag, deployment), status
 
 
-def _state(rag: RagEndpoint, deployment: Mapping[str, Any], status: dict[str, Any]) -> Cond:
-    st = deployment.get("status") or {}
-    wanted = int((deployment.get("spec") or {}).get("replicas") or 0)
-    ready, updated = int(st.get("readyReplicas") or 0), int(st.get("updatedReplicas") or 0)
-    status["llmReadyReplicas"] = ready
+def _state(rag: RagEndpoint, rollout: Rollout) -> Cond:
+    """Serving as soon as one pod is ready; else why none is, from the pods themselves."""
     what = f"{rag.spec.llm.engine} serving {served_model(rag)}"
-    current = int(st.get("observedGeneration") or 0) >= int(deployment["metadata"].get("generation") or 0)
-    if ready:
-        done = current and ready >= wanted and updated >= wanted
-        reason = "Serving" if done else "RollingOut"
-        return Cond(LLM_READY, True, reason, f"{ready} of {wanted} pods ready ({what}), {updated} updated")
+    if rollout.ready:
+        reason = "Serving" if rollout.done else "RollingOut"
+        message = f"{rollout.ready} of {rollout.wanted} pods ready ({what}), {rollout.updated} updated"
+        return Cond(LLM_READY, True, reason, message)
     reason, message = _waiting(rag)
     return Cond(LLM_READY, False, reason, f"{what}: {message}")
 
 
 def _waiting(rag: RagEndpoint) -> tuple[str, str]:
     """Why no pod is ready, from the pods' scheduling and readiness conditions."""
-    match = ",".join(f"{k}={v}" for k, v in selector(KIND, rag.metadata.name, LLM).items())
-    pods = kube.core().list_namespaced_pod(rag.metadata.namespace, label_selector=match).items
+    match = selector(KIND, rag.metadata.name, LLM)
+    pods = kube.list_objects("v1", "Pod", rag.metadata.namespace, match)
     gpu = rag.spec.llm.gpu
     for pod in pods:
-        for cond in pod.status.conditions or []:
-            if cond.type != "PodScheduled" or cond.status == "True":
+        name, status = pod["metadata"]["name"], pod.get("status") or {}
+        for cond in status.get("conditions") or []:
+            if cond.get("type") != "PodScheduled" or cond.get("status") == "True":
                 continue
-            text = cond.message or ""
+            text = cond.get("message") or ""
             if "PersistentVolumeClaim" in text:
-                return (
-                    "WaitingForModelCache",
-                    f"pod {pod.metadata.name} waits for its model cache volume: {text}",
-                )
+                return "WaitingForModelCache", f"pod {name} waits for its model cache volume: {text}"
             if gpu.count and (gpu.resource_name in text or "affinity/selector" in text or "taint" in text):
                 return "WaitingForGPU", f"no GPU node ({gpu.resource_name}) has room: {text}"
-            return "Unschedulable", f"pod {pod.metadata.name} cannot be scheduled: {text}"
-    if any(p.status.phase == "Running" for p in pods):
+            return "Unschedulable", f"pod {name} cannot be scheduled: {text}"
+    if any((p.get("status") or {}).get("phase") == "Running" for p in pods):
         return "ModelLoading", "pods are running and loading the model (the startup probe allows 30 minutes)"
     return "Starting", f"{len(pods)} pods created, none running yet"
 
@@ -98,5 +96,5 @@ def remove(rag: RagEndpoint) -> None:
     """Children of a self-hosted model that an ``external`` engine no longer needs."""
     ns = rag.metadata.namespace
     for api_version, kind in CHILDREN:
-        children.delete(api_version, kind, ns, llm_name(rag))
-    children.delete("v1", "PersistentVolumeClaim", ns, cache_claim_name(rag))
+        kube.delete(api_version, kind, ns, llm_name(rag))
+    kube.delete("v1", "PersistentVolumeClaim", ns, cache_claim_name(rag))

@@ -15,14 +15,15 @@ from typing import Any
 import kopf
 import psycopg
 
-from controllers.api import GROUP, VERSION
 from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed
-from controllers.api.store import CveStore
-from controllers.clients import children, credentials, kafka_admin, kube, offsets, topics
+from controllers.api.store import CveStore, CveStoreStatus
+from controllers.api.times import rfc3339
+from controllers.clients import credentials, kafka_admin, kube, offsets, topics
+from controllers.clients.objects import condition
 from controllers.dataplane import stores
 from controllers.handlers import store_consumers
-from controllers.handlers.outcome import Outcome, summarise
+from controllers.handlers.outcome import Outcome, merged, summarise
 from controllers.machinery import events
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import labels
@@ -34,80 +35,84 @@ PARTS = (SCHEMA_READY, CONSUMER_READY)
 PROGRESSING = frozenset({"MigrationRunning", "RolloutInProgress", "WaitingForSchema"})
 
 
-def reconcile(body: Mapping[str, Any]) -> Outcome:
+def reconcile(body: Mapping[str, Any]) -> Outcome[CveStoreStatus]:
     store = CveStore.from_body(body)
     ns, ref = store.metadata.namespace, store.spec.feed_ref.name
-    feed_body = children.get(f"{GROUP}/{VERSION}", "CveFeed", ns, ref)
-    if feed_body is None:
+    feed = kube.referenced(CveFeed, ns, ref)
+    if feed is None:
         return _blocked(body, "FeedNotFound", f"CveFeed {ref!r} not found in namespace {ns!r} (spec.feedRef)")
-    feed = CveFeed.from_body(feed_body)
     try:
         conninfo = credentials.postgres_conninfo(ns, store.spec.postgres)
         kafka = credentials.kafka_config(ns, feed.spec.kafka)
     except credentials.MissingSecret as exc:
         return _blocked(body, "SecretNotFound", str(exc))
-    children.apply(service_account(store), body)
-    out = Outcome()
-    if _schema(store, feed, body, conninfo, out):
-        out.add(store_consumers.converge(store, feed, body, out.status))
-        _facts(store, feed, conninfo, kafka, out)
-    else:
-        out.add(Cond(CONSUMER_READY, False, "WaitingForSchema", "consumers start after the migration Job"))
-    return summarise(out, body, PARTS, "Consuming", PROGRESSING)
+    kube.apply(service_account(store), body)
+    schema, status = _schema(store, feed, body, conninfo)
+    if schema.status is not True:
+        waiting = Cond(CONSUMER_READY, False, "WaitingForSchema", "consumers start after the migration Job")
+        return summarise(Outcome(status, [schema, waiting]), body, PARTS, "Consuming", PROGRESSING)
+    consumers, rollout = store_consumers.converge(store, feed, body)
+    status = merged(
+        status, CveStoreStatus(ready_replicas=rollout.ready), _facts(store, feed, conninfo, kafka)
+    )
+    return summarise(Outcome(status, [schema, consumers]), body, PARTS, "Consuming", PROGRESSING)
 
 
-def _blocked(body: Mapping[str, Any], reason: str, message: str) -> Outcome:
-    out = Outcome([Cond(SCHEMA_READY, False, reason, message), Cond(CONSUMER_READY, False, reason, message)])
-    return summarise(out, body, PARTS, "Consuming", PROGRESSING)
+def _blocked(body: Mapping[str, Any], reason: str, message: str) -> Outcome[CveStoreStatus]:
+    conds = [Cond(SCHEMA_READY, False, reason, message), Cond(CONSUMER_READY, False, reason, message)]
+    return summarise(Outcome(CveStoreStatus(), conds), body, PARTS, "Consuming", PROGRESSING)
 
 
-def _schema(store: CveStore, feed: CveFeed, owner: Mapping[str, Any], conninfo: str, out: Outcome) -> bool:
-    """Run (or find) the migration Job; True once it has completed."""
-    job, _ = children.create(migration_job(store, feed), owner)
+def _schema(
+    store: CveStore, feed: CveFeed, owner: Mapping[str, Any], conninfo: str
+) -> tuple[Cond, CveStoreStatus]:
+    """Run (or find) the migration Job: SchemaReady (True once it has completed), and the
+    schema's version when PostgreSQL tells it."""
+    job, _ = kube.create(migration_job(store, feed), owner)
     name, schema = job["metadata"]["name"], store.spec.postgres.schema_
-    if failed := children.condition(job, "Failed"):
+    if failed := condition(job, "Failed"):
         why = failed.get("message") or failed.get("reason")
         message = f"migration Job {name} failed ({why}); see its logs, then delete the Job to run it again"
-        out.add(Cond(SCHEMA_READY, False, "MigrationFailed", message))
-        return False
-    if not children.condition(job, "Complete"):
-        out.add(Cond(SCHEMA_READY, False, "MigrationRunning", f"Job {name} is migrating schema {schema}"))
-        return False
+        return Cond(SCHEMA_READY, False, "MigrationFailed", message), CveStoreStatus()
+    if not condition(job, "Complete"):
+        message = f"Job {name} is migrating schema {schema}"
+        return Cond(SCHEMA_READY, False, "MigrationRunning", message), CveStoreStatus()
     _remove_old_migrations(store, name)
-    message = f"Job {name} migrated schema {schema}"
+    message, status = f"Job {name} migrated schema {schema}", CveStoreStatus()
     try:
-        version = stores.store_facts(conninfo, schema, with_counts=False).schema_version
-        out.status["schemaVersion"] = version
-        message += f" to version {version}"
+        status.schema_version = stores.store_facts(conninfo, schema, with_counts=False).schema_version
+        message += f" to version {status.schema_version}"
     except psycopg.Error as exc:
         message += f"; its version is unknown: PostgreSQL did not answer ({type(exc).__name__})"
-    out.add(Cond(SCHEMA_READY, True, "Migrated", message))
-    return True
+    return Cond(SCHEMA_READY, True, "Migrated", message), status
 
 
 def _remove_old_migrations(store: CveStore, current: str) -> None:
     """Migration Jobs of earlier specs are history once the current one has completed."""
     selector = labels("CveStore", store.metadata.name, MIGRATE)
-    for job in children.list_objects("batch/v1", "Job", store.metadata.namespace, selector):
+    for job in kube.list_objects("batch/v1", "Job", store.metadata.namespace, selector):
         if job["metadata"]["name"] != current:
-            children.delete("batch/v1", "Job", store.metadata.namespace, job["metadata"]["name"])
+            kube.delete("batch/v1", "Job", store.metadata.namespace, job["metadata"]["name"])
 
 
-def _facts(store: CveStore, feed: CveFeed, conninfo: str, kafka: Mapping[str, str], out: Outcome) -> None:
+def _facts(store: CveStore, feed: CveFeed, conninfo: str, kafka: Mapping[str, str]) -> CveStoreStatus:
     """Counts and consumer positions from the store, lag against Kafka's end offsets; whatever
-    is unreachable is skipped (the status keeps its last value)."""
+    is unreachable is left unset (the status keeps its last value)."""
     topic = feed.spec.kafka.topic.name
     try:
         facts = stores.store_facts(
             conninfo, store.spec.postgres.schema_, with_counts=True, consumer=(consumer_group(store), topic)
         )
     except psycopg.Error:
-        return
-    out.status.update(schemaVersion=facts.schema_version, records=facts.records, versions=facts.versions)
+        return CveStoreStatus()
+    status = CveStoreStatus(
+        schema_version=facts.schema_version, records=facts.records, versions=facts.versions
+    )
     if facts.last_ingest is not None:
-        out.status["lastIngestTime"] = facts.last_ingest.isoformat().replace("+00:00", "Z")
+        status.last_ingest_time = rfc3339(facts.last_ingest)
     with contextlib.suppress(kafka_admin.KafkaUnreachable, kafka_admin.TopicRejected):
-        out.status["consumerLag"] = offsets.consumer_lag(kafka, topic, facts.positions)
+        status.consumer_lag = offsets.consumer_lag(kafka, topic, facts.positions)
+    return status
 
 
 def delete(body: Mapping[str, Any]) -> None:
@@ -131,12 +136,9 @@ def delete(body: Mapping[str, Any]) -> None:
 
 def _forget_group(store: CveStore) -> None:
     """Best effort: the consumer group's offsets in Kafka, if the feed still says where Kafka is."""
-    feed_body = children.get(
-        f"{GROUP}/{VERSION}", "CveFeed", store.metadata.namespace, store.spec.feed_ref.name
-    )
-    if feed_body is None:
+    feed = kube.referenced(CveFeed, store.metadata.namespace, store.spec.feed_ref.name)
+    if feed is None:
         return
-    feed = CveFeed.from_body(feed_body)
     try:
         kafka = credentials.kafka_config(store.metadata.namespace, feed.spec.kafka)
         topics.delete_group(kafka, consumer_group(store))

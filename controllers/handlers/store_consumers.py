@@ -13,7 +13,8 @@ from typing import Any
 
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
-from controllers.clients import children
+from controllers.clients import kube
+from controllers.clients.objects import Rollout
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import child_name
 from controllers.manifests.store import consumer_deployment, consumer_name
@@ -31,41 +32,34 @@ HPA = "autoscaling/v2"
 CRONJOBS = ("prune", "snapshot")
 
 
-def converge(store: CveStore, feed: CveFeed, owner: Mapping[str, Any], status: dict[str, Any]) -> Cond:
-    """Apply everything; the ConsumerReady condition from the Deployment's rollout state."""
+def converge(store: CveStore, feed: CveFeed, owner: Mapping[str, Any]) -> tuple[Cond, Rollout]:
+    """Apply everything; ConsumerReady and the consumer Deployment's rollout it was judged from."""
     ns = store.metadata.namespace
-    deployment = children.apply(consumer_deployment(store, feed), owner)
-    if children.served(KEDA, "scaledobjects"):
-        children.apply(scaled_object(store, feed), owner)
-        children.delete(HPA, "HorizontalPodAutoscaler", ns, consumer_name(store))
+    deployment = Rollout.of(kube.apply(consumer_deployment(store, feed), owner))
+    if kube.served(KEDA, "scaledobjects"):
+        kube.apply(scaled_object(store, feed), owner)
+        kube.delete(HPA, "HorizontalPodAutoscaler", ns, consumer_name(store))
     else:
-        children.apply(autoscaler(store), owner)
-    children.apply(disruption_budget(store), owner)
+        kube.apply(autoscaler(store), owner)
+    kube.apply(disruption_budget(store), owner)
     for suffix, cronjob in zip(CRONJOBS, (prune_cronjob(store), snapshot_cronjob(store)), strict=True):
         if cronjob is None:
-            children.delete("batch/v1", "CronJob", ns, child_name(store.metadata.name, suffix))
+            kube.delete("batch/v1", "CronJob", ns, child_name(store.metadata.name, suffix))
         else:
-            children.apply(cronjob, owner)
-    return rollout(deployment, status)
+            kube.apply(cronjob, owner)
+    return consumer_ready(deployment), deployment
 
 
-def rollout(deployment: Mapping[str, Any], status: dict[str, Any]) -> Cond:
+def consumer_ready(rollout: Rollout) -> Cond:
     """ConsumerReady: every replica runs the current template and passes its readiness probe."""
-    name = deployment["metadata"]["name"]
-    st = deployment.get("status") or {}
-    wanted = int((deployment.get("spec") or {}).get("replicas") or 0)
-    ready, updated = int(st.get("readyReplicas") or 0), int(st.get("updatedReplicas") or 0)
-    status["readyReplicas"] = ready
-    stuck = any(
-        c.get("type") == "Progressing" and c.get("status") == "False" for c in st.get("conditions") or []
-    )
-    if stuck:  # Progressing=False is ProgressDeadlineExceeded: not slow, stuck
+    name, ready, wanted, updated = rollout.name, rollout.ready, rollout.wanted, rollout.updated
+    if rollout.stuck:
         return Cond(CONSUMER_READY, False, "RolloutStuck", f"Deployment {name} stopped progressing")
-    if int(st.get("observedGeneration") or 0) < int(deployment["metadata"].get("generation") or 0):
+    if not rollout.current:
         return Cond(
             CONSUMER_READY, False, "RolloutInProgress", f"Deployment {name} has a new spec to roll out"
         )
-    if updated < wanted or ready < wanted or wanted == 0:
+    if not rollout.done or wanted == 0:
         message = f"{ready} of {wanted} consumers ready, {updated} on the current spec"
         return Cond(CONSUMER_READY, False, "RolloutInProgress", message)
     return Cond(CONSUMER_READY, True, "ConsumersReady", f"{ready} of {wanted} consumers ready")
@@ -74,6 +68,6 @@ def rollout(deployment: Mapping[str, Any], status: dict[str, Any]) -> Cond:
 def remove(store: CveStore) -> None:
     """Stop writers before their schema goes: the Deployment and the CronJobs."""
     ns = store.metadata.namespace
-    children.delete("apps/v1", "Deployment", ns, consumer_name(store), propagation="Foreground")
+    kube.delete("apps/v1", "Deployment", ns, consumer_name(store), propagation="Foreground")
     for suffix in CRONJOBS:
-        children.delete("batch/v1", "CronJob", ns, child_name(store.metadata.name, suffix))
+        kube.delete("batch/v1", "CronJob", ns, child_name(store.metadata.name, suffix))

@@ -16,14 +16,13 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from controllers.api import GROUP, VERSION
-from controllers.api.common import ConditionStatus, Kind
+from controllers.api import GROUP, VERSION, times
+from controllers.api.common import BaseStatus, ConditionStatus, Kind
 
 READY = "Ready"
 RECONCILING = "Reconciling"
@@ -55,15 +54,11 @@ class Transition:
     new: dict[str, Any]
 
 
-def now_rfc3339() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def merge(
     current: Sequence[dict[str, Any]], updates: Iterable[Cond], generation: int, now: str | None = None
 ) -> tuple[list[dict[str, Any]], list[Transition]]:
     """Conditions after applying ``updates``; other types are kept as they are."""
-    stamp = now or now_rfc3339()
+    stamp = now or times.now()
     by_type = {c["type"]: dict(c) for c in current}
     transitions = []
     for cond in updates:
@@ -82,13 +77,18 @@ def merge(
     return list(by_type.values()), transitions
 
 
-def find(conditions: Sequence[dict[str, Any]], type_: str) -> dict[str, Any] | None:
-    return next((c for c in conditions if c.get("type") == type_), None)
+def status_fields(status: BaseStatus | None) -> dict[str, Any]:
+    """The kind-specific fields a handler measured, camelCase as the CRD spells them.
 
-
-def is_true(conditions: Sequence[dict[str, Any]], type_: str) -> bool:
-    found = find(conditions, type_)
-    return found is not None and found.get("status") == "True"
+    Status is written with a JSON merge patch: a field the handler did not set is left out
+    (the stored value stays), one it set to ``None`` is sent as null (the field is removed).
+    Conditions and observedGeneration are not the handler's to set; :func:`apply` writes them.
+    """
+    if status is None:
+        return {}
+    return status.model_dump(
+        mode="json", by_alias=True, exclude_unset=True, exclude={"conditions", "observed_generation"}
+    )
 
 
 def apply(
@@ -97,14 +97,16 @@ def apply(
     namespace: str,
     name: str,
     updates: Sequence[Cond],
-    extra_status: dict[str, Any] | None = None,
+    extra_status: BaseStatus | None = None,
     attempts: int = 10,
 ) -> tuple[dict[str, Any], list[Transition]]:
     """Merge ``updates`` into the live object's conditions and write them back.
 
-    ``extra_status`` (kind-specific fields) goes in the same patch.  ``observedGeneration``
+    ``extra_status`` (the kind's status model, with the fields the handler measured set) goes
+    in the same patch, serialised by :func:`status_fields`.  ``observedGeneration``
     of the conditions and of the status follow the generation of the object as read.
     """
+    fields = status_fields(extra_status)
     for attempt in range(attempts):
         obj: dict[str, Any] = api.get_namespaced_custom_object(GROUP, VERSION, namespace, kind.plural, name)
         generation = int(obj["metadata"].get("generation", 0))
@@ -112,7 +114,7 @@ def apply(
         conditions, transitions = merge(status.get("conditions", []), updates, generation)
         patch = {
             "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-            "status": {**(extra_status or {}), "conditions": conditions, "observedGeneration": generation},
+            "status": {**fields, "conditions": conditions, "observedGeneration": generation},
         }
         try:
             written: dict[str, Any] = api.patch_namespaced_custom_object_status(

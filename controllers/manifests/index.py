@@ -12,11 +12,11 @@ spec is a no-op and never restarts the sync.
 from __future__ import annotations
 
 import math
-import re
 
 from controllers.api.common import Resources
 from controllers.api.index import CveIndex
 from controllers.api.store import CveStore
+from controllers.api.times import seconds
 from controllers.dataplane.contract import IndexSettings
 from controllers.manifests import common
 from controllers.manifests.common import (
@@ -33,17 +33,10 @@ from controllers.manifests.store import container, pod_spec, postgres_env
 
 KIND = "CveIndex"
 SYNC = "cve-index-sync"
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def sync_name(index: CveIndex) -> str:
     return child_name(index.metadata.name, "sync")
-
-
-def seconds(duration: str) -> float:
-    """A Go-style duration ("1m30s") in seconds; the CRD's pattern guarantees the shape."""
-    return sum(float(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(duration))
 
 
 def cpu_threads(resources: Resources) -> int:

@@ -10,8 +10,8 @@ import pytest
 
 from controllers.api.feed import CveFeed
 from controllers.api.store import CveStore
+from controllers.api.times import seconds as _seconds
 from controllers.dataplane import releases
-from controllers.handlers.feed_sync import _seconds
 from controllers.manifests.store import consumer_deployment, migration_job
 from controllers.manifests.store_policies import prune_cronjob, snapshot_cronjob
 from tests.controllers.flows import DAY
