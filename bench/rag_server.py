@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import platform
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import uvicorn
 from psycopg import sql
 
 from bench.embedding import write_section
-from devstack import proc
+from devstack import served
 from devstack.questions import paraphrase
 from workloads.index.embedding import Embedder
 from workloads.index.settings import IndexSettings
@@ -35,17 +33,8 @@ def settings_for(target: StoreTarget, **overrides: Any) -> RagSettings:
 
 @contextmanager
 def serving(settings: RagSettings, embedder: Embedder) -> Iterator[str]:
-    port = proc.free_port()
-    app = create_app(settings, RagService(settings, embedder=embedder))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    proc.wait_until(lambda: server.started, what="uvicorn", timeout=120)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(60)
+    with served.serving(create_app(settings, RagService(settings, embedder=embedder))) as url:
+        yield url
 
 
 def queries(dsn: str, schema: str, per_kind: int = 20) -> list[str]:

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.core.result import Ok
 
+from devstack.served import serving
 from tests.rag.conftest import Corpus
-from tests.rag.serving import serving
 from workloads.rag import openapi
 from workloads.rag.api import create_app
 from workloads.rag.service import RagService

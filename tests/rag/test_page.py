@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.served import serving
 from tests.rag.conftest import Corpus
-from tests.rag.serving import serving
 from workloads.rag.api import create_app
 from workloads.rag.service import RagService
 

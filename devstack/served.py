@@ -1,5 +1,5 @@
-"""The RAG app in a real uvicorn on a free loopback port, for tests that need a socket
-(a browser, an HTTP fuzzer) rather than the in-process TestClient."""
+"""An ASGI app (the RAG API) in a real uvicorn on a free loopback port, in a thread: for the
+tests that need a socket (a browser, an HTTP fuzzer) and the benchmarks."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from devstack import proc
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
+def serving(app: FastAPI, start_timeout: float = 120) -> Iterator[str]:
     """``with serving(app) as base_url:`` the app's lifespan runs for the block, then it stops."""
     port = proc.free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    proc.wait_until(lambda: server.started, what="uvicorn", timeout=60)
+    proc.wait_until(lambda: server.started, what="uvicorn", timeout=start_timeout)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(30)
+        thread.join(60)
