@@ -60,7 +60,8 @@ def parser() -> argparse.ArgumentParser:
     )
     for flag, (name, kind) in FLAGS.items():
         info = FeedSettings.model_fields[name]
-        text = f"{info.description} [{env_var(FeedSettings, name)}, default {info.default}]"
+        default = "" if info.default is None else f", default {info.default}"
+        text = f"{info.description} [{env_var(FeedSettings, name)}{default}]"
         p.add_argument(flag, dest=name, type=kind, choices=CHOICES.get(name), help=text.replace("%", "%%"))
     p.add_argument(
         "--list-releases", action="store_true", help="print the releases newer than --since as JSON and exit"
