@@ -8,7 +8,9 @@ resolves ``org.apache.kafka:kafka_2.13`` plus a log4j2 binding into
 ``~/.cache/cverag/state/kafka/``.  Ports are chosen free at each fresh start and published in
 ``info.json`` (0600: it holds the password of the SASL/PLAIN listener); :func:`kill` and
 :func:`restart` keep the ports, the password and the data directory so failure tests can crash
-the broker and bring the *same* broker back.
+the broker and bring the *same* broker back.  A third listener advertises the real node's
+gateway address (``KafkaInfo.pod_bootstrap``) for pods there; a broker recorded without it (an
+older devstack) is restarted in place with it, keeping its ports and data, rather than replaced.
 
 Set ``CVERAG_KAFKA_BOOTSTRAP=host:port`` to use an external broker instead: nothing is then
 built, started, stopped or killed here (:func:`kill` and :func:`restart` refuse).
@@ -35,6 +37,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from devstack import proc
+from devstack.node_runtime import GATEWAY
 
 VERSION = "4.3.1"
 BOOTSTRAP_ENV = "CVERAG_KAFKA_BOOTSTRAP"
@@ -52,6 +55,8 @@ class KafkaInfo:
     pid: int
     # librdkafka settings for the SASL_PLAINTEXT/PLAIN listener; None for an external broker
     sasl: dict[str, str] | None = None
+    # What pods on the real node bootstrap from (the gateway forwards it to loopback); None if external
+    pod_bootstrap: str | None = None
 
 
 def _lib() -> Path:
@@ -98,6 +103,8 @@ def ensure_running() -> tuple[KafkaInfo, bool]:
     with _lock():
         info = _SERVICE.read_info()
         if info and "sasl_port" in info["endpoints"] and answers(info["endpoints"]["bootstrap"]):
+            if "pod_port" not in info["endpoints"]:
+                return _add_pod_listener(info), False
             return _kafka_info(info), False
         _SERVICE.stop()
         build()
@@ -115,11 +122,24 @@ def _start_fresh() -> KafkaInfo:
     """A new broker: empty data directory, new ports and SASL password, formatted and started."""
     shutil.rmtree(_data_dir(), ignore_errors=True)
     _rotate_log()
-    ports = dict(zip(("broker_port", "controller_port", "sasl_port"), _free_ports(3), strict=True))
+    names = ("broker_port", "controller_port", "sasl_port", "pod_port")
+    ports = dict(zip(names, _free_ports(len(names)), strict=True))
     password = secrets.token_urlsafe(18)
     _write_properties(ports, password)
     _format_storage()
     return _start(ports, password)
+
+
+def _add_pod_listener(info: dict[str, Any]) -> KafkaInfo:
+    """The running broker again with the pod listener: same ports, password and data, so the
+    clients of other sessions reconnect as after a crash instead of losing their broker."""
+    ports = {key: int(value) for key, value in info["endpoints"].items() if key.endswith("_port")}
+    taken = set(ports.values())
+    ports["pod_port"] = next(port for port in iter(proc.free_port, None) if port not in taken)
+    for pid in _SERVICE.live_pids(info):
+        proc.stop_pid(pid)
+    _write_properties(ports, info["sasl_password"])
+    return _start(ports, info["sasl_password"])
 
 
 def stop() -> None:
@@ -170,7 +190,12 @@ def _start(ports: dict[str, int], password: str) -> KafkaInfo:
     log = _SERVICE.log("kafka")
     broker = proc.spawn(_java("kafka.Kafka", _properties()), log)
     bootstrap = f"127.0.0.1:{ports['broker_port']}"
-    endpoints = {"bootstrap": bootstrap, "sasl_bootstrap": f"127.0.0.1:{ports['sasl_port']}", **ports}
+    endpoints = {
+        "bootstrap": bootstrap,
+        "sasl_bootstrap": f"127.0.0.1:{ports['sasl_port']}",
+        "pod_bootstrap": f"{GATEWAY}:{ports['pod_port']}",
+        **ports,
+    }
     info = {
         "pids": {"broker": broker.pid},
         "endpoints": endpoints,
@@ -207,6 +232,7 @@ def _java(main_class: str, *args: str | Path) -> list[str | Path]:
 def _write_properties(ports: dict[str, int], password: str) -> None:
     template = Template((_HERE / "server.properties").read_text())
     values = {**ports, "data_dir": _data_dir(), "sasl_user": SASL_USER, "sasl_password": password}
+    values["pod_host"] = GATEWAY
     _properties().write_text(template.substitute(values))
     _properties().chmod(0o600)
 
@@ -226,7 +252,13 @@ def _kafka_info(info: dict[str, Any]) -> KafkaInfo:
         "sasl.username": SASL_USER,
         "sasl.password": info["sasl_password"],
     }
-    return KafkaInfo(bootstrap=info["endpoints"]["bootstrap"], pid=int(info["pids"]["broker"]), sasl=sasl)
+    endpoints = info["endpoints"]
+    return KafkaInfo(
+        bootstrap=endpoints["bootstrap"],
+        pid=int(info["pids"]["broker"]),
+        sasl=sasl,
+        pod_bootstrap=endpoints.get("pod_bootstrap"),
+    )
 
 
 def _reap(pid: int) -> None:

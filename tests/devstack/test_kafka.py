@@ -165,3 +165,17 @@ def test_broker_crash_mid_production_loses_and_duplicates_nothing(crashable_brok
     # the restarted broker is the same one: its SASL listener takes the same credentials
     sasl = crashable_broker.sasl
     assert sasl is not None and topic in AdminClient(sasl).list_topics(timeout=15).topics
+
+
+def test_the_pod_listener_sends_clients_to_the_real_nodes_gateway(kafka: Any) -> None:
+    """Pods cannot use the loopback listeners' metadata (127.0.0.1 is the pod's own); the POD
+    listener answers on loopback too but names the gateway, which the host forwards to it."""
+    if kafka_service.external_bootstrap():
+        pytest.skip(f"{kafka_service.BOOTSTRAP_ENV} points at an external broker without a pod listener")
+    from devstack.node_runtime import GATEWAY
+
+    host, _, port = kafka.pod_bootstrap.rpartition(":")
+    assert host == GATEWAY
+    for bootstrap, advertised in ((f"127.0.0.1:{port}", GATEWAY), (kafka.bootstrap, "127.0.0.1")):
+        brokers = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30).brokers
+        assert [b.host for b in brokers.values()] == [advertised], bootstrap
