@@ -14,7 +14,7 @@ from datetime import datetime
 from controllers.api.index import CveIndex
 from workloads.index.backends import BackendError, IndexShapeMismatch, VectorBackend
 from workloads.index.backends.pgvector_table import PgVectorBackend
-from workloads.index.embedding.minilm import MODEL_NAME as LOCAL_MODEL
+from workloads.index.embedding import models
 from workloads.index.ledger import Ledger
 from workloads.index.settings import IndexSettings, open_backend
 from workloads.store.db import StoreTarget, connect
@@ -30,32 +30,15 @@ __all__ = [
     "facts",
 ]
 
-# Output widths of common sentence-embedding models.  A model not listed is trusted to
-# produce the spec's dimension (the sync pod then fails loudly if it does not).
-KNOWN_DIMENSIONS = {
-    "sentence-transformers/all-MiniLM-L6-v2": 384,
-    "sentence-transformers/all-MiniLM-L12-v2": 384,
-    "sentence-transformers/multi-qa-MiniLM-L6-cos-v1": 384,
-    "sentence-transformers/all-mpnet-base-v2": 768,
-    "BAAI/bge-small-en-v1.5": 384,
-    "BAAI/bge-base-en-v1.5": 768,
-    "BAAI/bge-large-en-v1.5": 1024,
-    "intfloat/e5-small-v2": 384,
-    "intfloat/e5-base-v2": 768,
-    "intfloat/e5-large-v2": 1024,
-    "thenlper/gte-small": 384,
-    "thenlper/gte-base": 768,
-    "nomic-ai/nomic-embed-text-v1.5": 768,
-}
-
 
 def expected_dimension(index: CveIndex) -> tuple[int | None, str]:
-    """The dimension the configured model produces, if known, and where that knowledge comes from."""
+    """The dimension the configured model produces, if the workloads' model registry knows it
+    (a model it does not know is trusted to produce the spec's), and which model that is."""
     emb = index.spec.embedding
-    if emb.provider == "local":  # the in-process provider always runs all-MiniLM-L6-v2
-        return KNOWN_DIMENSIONS[LOCAL_MODEL], f"{LOCAL_MODEL} (the local provider's model)"
-    known = KNOWN_DIMENSIONS.get(emb.model)
-    return known, emb.model
+    if emb.provider == "local":  # the in-process provider always runs the same model
+        local = models.LOCAL_MODEL
+        return models.dimension(local), f"{local} (the local provider's model)"
+    return models.dimension(emb.model), emb.model
 
 
 def settings(index: CveIndex, conninfo: str, schema: str, api_key: str) -> IndexSettings:
@@ -140,7 +123,7 @@ def drop(index: CveIndex, found: IndexSettings) -> None:
     backend = _backend(found)
     try:
         if found.backend == "pinecone" and found.pinecone_namespace:
-            _delete_namespace(backend)
+            _clear_namespace(backend)
         else:
             backend.drop()
     finally:
@@ -157,12 +140,9 @@ def drop(index: CveIndex, found: IndexSettings) -> None:
             ledger.close()
 
 
-def _delete_namespace(backend: VectorBackend) -> None:
+def _clear_namespace(backend: VectorBackend) -> None:
+    # Imported here: the Pinecone SDK is loaded only by an operator that manages a Pinecone index.
     from workloads.index.backends.pinecone_index import PineconeBackend
 
     assert isinstance(backend, PineconeBackend)
-    try:
-        plane = backend._data_plane()  # the SDK index handle; the backend has no public accessor
-    except BackendError:
-        return  # the index is already gone
-    plane.delete(delete_all=True, namespace=backend.config.namespace)
+    backend.clear_namespace()

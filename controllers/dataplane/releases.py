@@ -10,10 +10,8 @@ from __future__ import annotations
 import re
 
 from controllers.api.feed import CveFeed
-from workloads.feed.cli import parse_since
 from workloads.feed.model import SourceUnavailable
-from workloads.feed.settings import FeedSettings
-from workloads.feed.sources import list_releases
+from workloads.feed.releases import planned_releases
 
 THROTTLED = re.compile(r"HTTP (403|429)\b|rate limit", re.IGNORECASE)
 UNAUTHORIZED = re.compile(r"HTTP 401\b")
@@ -44,28 +42,17 @@ def pending_releases(feed: CveFeed, last: str | None, token: str | None, api_key
     source = feed.spec.source
     url = (source.cvelist_v5 and source.cvelist_v5.releases_url) or (source.nvd and source.nvd.url)
     url = url or (source.file.url if source.file else "")
-    # Built from the spec alone ({} as the environment): the operator's own variables are not the feed's.
-    settings = FeedSettings.from_env(
-        {},
-        source=source.type,
-        source_url=url,
-        retry_attempts=2,
-        retry_base_delay=1.0,
-        github_token=token,
-        nvd_api_key=api_key,
-    )
-    since = parse_since(cursor_of(last) or feed.spec.since)
+    since = cursor_of(last) or feed.spec.since
     try:
-        listed = list_releases(settings, since)
+        plan = planned_releases(source.type, url, since, github_token=token, nvd_api_key=api_key)
     except SourceUnavailable as exc:
         reason = "SourceRateLimited" if THROTTLED.search(str(exc)) else "SourceUnreachable"
         raise SourceError(
             "SourceUnauthorized" if UNAUTHORIZED.search(str(exc)) else reason, str(exc)
         ) from exc
-    plan = listed["plan"]
     if source.cvelist_v5 is not None and not source.cvelist_v5.include_baseline and last is None:
-        plan = [item for item in plan if item.get("kind") != "baseline"]
-    ids = [str(item["release"]) for item in plan]
+        plan = [item for item in plan if not item.baseline]
+    ids = [item.release for item in plan]
     if source.nvd is not None and ids:
         ids = [f"{ids[0].rsplit('/', 1)[0]}/{ids[-1].rsplit('/', 1)[-1]}"]
     return [r for r in ids if r != last]

