@@ -24,7 +24,7 @@ from workloads.feed.validate import Publishable, check
 from workloads.store.messages import Incoming, RawMessage, decode
 
 
-def budget(examples: int) -> Any:
+def budget(examples: int) -> settings:
     return settings(
         max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
