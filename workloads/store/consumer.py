@@ -8,13 +8,21 @@ only as a courtesy to lag monitors; nothing reads them back.
 Invalid messages go to the dead-letter topic with a reason code and the partition moves
 on.  Decoding runs here while the previous batch is applied on the writer thread
 (:mod:`applier`), which also owns retries and poison-record isolation.
+
+SIGTERM (or SIGINT) stops it within the pod's grace period, committing what it has: no new
+batch is read, the batch in flight commits if the database takes it, and retries against a
+database that is down end at once (that batch is read again after the restart).  Should
+anything still hang (a broker that never answers ``close``), a watchdog exits the process
+``stop_timeout`` seconds after the signal; positions live in PostgreSQL, so that loses nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -24,7 +32,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from workloads.store.applier import Applier, log
+from workloads.store.applier import Applier, Stopping, log
 from workloads.store.db import StoreTarget, connect
 from workloads.store.deadletter import DeadLetters
 from workloads.store.messages import Incoming, RawMessage, Rejected, decode, header_map
@@ -104,7 +112,13 @@ class StoreConsumer:
         self.assigned_at = time.monotonic()
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
+        if not self.stopping:
+            log(f"{signal.Signals(signum).name}: stopping (committing what is in hand)")
+            watchdog = threading.Timer(self.settings.stop_timeout, _give_up, [self.settings.stop_timeout])
+            watchdog.daemon = True
+            watchdog.start()
         self.stopping = True
+        self.applier.stop()
 
     def run(self) -> dict[str, Any]:
         with cycle_collection_paused():
@@ -175,7 +189,8 @@ class StoreConsumer:
 
     def _decode(self, raws: list[RawMessage]) -> list[Incoming | Rejected]:
         started = time.perf_counter()
-        decoded: list[Incoming | Rejected] = [decode(raw) for raw in raws]
+        skew = self.settings.future_skew
+        decoded: list[Incoming | Rejected] = [decode(raw, skew) for raw in raws]
         self.progress.totals.decode_seconds += time.perf_counter() - started
         return decoded
 
@@ -185,9 +200,16 @@ class StoreConsumer:
             return
         started = time.perf_counter()
         outcome = BatchOutcome()
+        abandoned = False
         for part in pending.outcomes:
-            outcome.merge(part.result())
+            try:
+                outcome.merge(part.result())
+            except Stopping:
+                abandoned = True  # that lane's partitions were not applied; the others were
         self.progress.totals.wait_seconds += time.perf_counter() - started
+        if abandoned:
+            log("stopped with a batch the database did not take; it is read again after the restart")
+            return
         mismatches = sum(1 for d in pending.decoded if isinstance(d, Incoming) and not d.hash_header_ok)
         size = sum(len(r.value or b"") for r in pending.raws)
         self.progress.totals.add(len(pending.raws), size, outcome, mismatches)
@@ -202,3 +224,8 @@ class StoreConsumer:
         offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
         with contextlib.suppress(KafkaException):  # advisory only: PostgreSQL holds the real positions
             self.consumer.commit(offsets=offsets, asynchronous=True)
+
+
+def _give_up(timeout: float) -> None:
+    log(f"still not stopped {timeout:.0f}s after the signal; exiting (positions are in PostgreSQL)")
+    os._exit(1)

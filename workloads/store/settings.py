@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field, SecretStr
@@ -19,10 +20,12 @@ from pydantic import Field, SecretStr
 from workloads.common.kafka_settings import KafkaClientSettings
 from workloads.common.settings import ProgramSettings, secret_value
 from workloads.store.db import DEFAULT_SCHEMA, StoreTarget
+from workloads.store.messages import DEFAULT_FUTURE_SKEW
 
 DEFAULT_GROUP = "cverag-store"
 DEFAULT_BATCH = 2000
 DEFAULT_WRITERS = 2  # database connections applying a batch's partitions in parallel
+DEFAULT_STOP_TIMEOUT = 45.0  # seconds after SIGTERM; the consumer Deployment's grace period is 60
 _LIBPQ = "libpq's own variable, used when CVERAG_PG_DSN is unset"
 
 
@@ -74,6 +77,18 @@ class StoreSettings(PostgresSettings, KafkaClientSettings):
         ge=1,
         description="Database connections applying a batch's partitions in parallel.",
     )
+    future_skew_seconds: float = Field(
+        default=DEFAULT_FUTURE_SKEW.total_seconds(),
+        ge=0,
+        description="How far past the time it is ingested a record's dateUpdated or observed-at"
+        " is believed; later times are clamped to that bound and flagged (cve_versions.claimed_time).",
+    )
+    stop_timeout_seconds: float = Field(
+        default=DEFAULT_STOP_TIMEOUT,
+        gt=0,
+        description="After SIGTERM, exit at the latest after this long even if something still hangs"
+        " (below the pod's 60 s grace period; positions are in PostgreSQL, so nothing is lost).",
+    )
 
     def consume_settings(self, until_idle: float | None = None) -> ConsumeSettings:
         if not self.kafka_bootstrap:
@@ -87,6 +102,8 @@ class StoreSettings(PostgresSettings, KafkaClientSettings):
             writers=self.store_writers,
             until_idle=until_idle,
             security=self.kafka_security(),
+            future_skew=timedelta(seconds=self.future_skew_seconds),
+            stop_timeout=self.stop_timeout_seconds,
         )
 
 
@@ -106,6 +123,8 @@ class ConsumeSettings:
     until_idle: float | None = None
     progress_every: float = 2.0
     security: dict[str, str] = field(default_factory=dict, repr=False)
+    future_skew: timedelta = DEFAULT_FUTURE_SKEW
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
 
     def __post_init__(self) -> None:
         self.dlq_topic = self.dlq_topic or f"{self.topic}.dlq"
