@@ -10,7 +10,7 @@
 # a version on the mirror, so a pin would stop the build on the next point release; the Python
 # dependencies are what the lock file pins.
 
-FROM docker.io/library/debian:bookworm-slim AS builder
+FROM docker.io/library/debian:bookworm-slim AS deps
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
@@ -19,30 +19,34 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv \
  && rm -rf /var/lib/apt/lists/*
 
-RUN python3 -m venv /opt/cverag
-ENV PATH=/opt/cverag/bin:$PATH \
+# Two venvs: /opt/tools holds pip and the build backend, /opt/cverag (what ships) never gets pip.
+RUN python3 -m venv /opt/tools \
+ && python3 -m venv --without-pip /opt/cverag
+ENV PATH=/opt/tools/bin:$PATH \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# The dependencies first, from the lock files alone, so a source change reuses this layer.  Each
-# pinned wheel is installed exactly, hash-checked (--no-deps: requirements/overrides.txt says why),
-# and only wheels: nothing is compiled, so the builder needs no compiler either.  WHEELS names a
-# directory of the context holding every locked wheel (devstack/image.py stages the wheelhouse of
-# devstack/wheels.py there): set, nothing is fetched from an index; unset, pip uses PyPI.
+# The dependencies from the lock files alone, so a source change reuses this layer (and the image
+# layer copied from it).  Each pinned wheel is installed exactly, hash-checked (--no-deps:
+# requirements/overrides.txt says why), and only wheels: nothing is compiled, so no compiler is
+# needed either.  WHEELS names a directory of the context holding every locked wheel
+# (devstack/image.py stages the wheelhouse of devstack/wheels.py there): set, nothing is fetched
+# from an index; unset, pip uses PyPI.
 ARG WHEELS=
 COPY requirements/ /src/requirements/
 RUN pip install --no-cache-dir --no-deps --require-hashes --only-binary=:all: ${WHEELS:+--no-index --find-links $WHEELS} \
-      -r /src/requirements/lock.txt -r /src/requirements/build.txt \
- && python -m compileall -q -f --invalidation-mode unchecked-hash /opt/cverag/lib
+      -r /src/requirements/build.txt \
+ && pip --python /opt/cverag/bin/python install --no-cache-dir --no-deps --require-hashes --only-binary=:all: \
+      ${WHEELS:+--no-index --find-links $WHEELS} -r /src/requirements/lock.txt \
+ && /opt/cverag/bin/python -m compileall -q -f --invalidation-mode unchecked-hash /opt/cverag/lib
 
-# Then the project with the locked setuptools; pip and setuptools leave the venv afterwards.
+# The project: a wheel built with the locked setuptools, installed under /app as if /app were /,
+# so the image copies only the project's own files over the dependency layer.
+FROM deps AS project
 COPY . /src/
-RUN pip install --no-cache-dir --no-deps --no-build-isolation --no-compile /src \
- && pip uninstall -y pip setuptools \
- && python -m compileall -q -f --invalidation-mode unchecked-hash \
-      /opt/cverag/lib/python3*/site-packages/controllers \
-      /opt/cverag/lib/python3*/site-packages/workloads \
-      /opt/cverag/lib/python3*/site-packages/devstack
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist /src \
+ && pip --python /opt/cverag/bin/python install --no-cache-dir --no-deps --no-compile --root /app /dist/*.whl \
+ && /opt/cverag/bin/python -m compileall -q -f --invalidation-mode unchecked-hash -s /app -p / /app/opt/cverag/lib
 
 FROM docker.io/library/debian:bookworm-slim
 
@@ -61,7 +65,8 @@ RUN apt-get update \
  && groupadd --gid 10001 cverag \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin cverag
 
-COPY --from=builder /opt/cverag /opt/cverag
+COPY --from=deps /opt/cverag /opt/cverag
+COPY --from=project /app/ /
 
 # The root filesystem is read-only in every manifest and /tmp is an emptyDir: everything that
 # writes (home, temp files, caches) goes there, and bytecode was compiled at build time.

@@ -45,6 +45,8 @@ CONTEXT = (
     "devstack/",
 )
 WHEELS_IN_CONTEXT = "requirements/wheels"
+# The Dockerfile's dependency stage, tagged so that pruning keeps it (see _bud).
+DEPS_TAG = "localhost/cverag-deps:latest"
 HOME = proc.CACHE_ROOT / "image"
 TOOLS = {"buildah": "buildah", "debootstrap": "debootstrap"}
 
@@ -108,11 +110,7 @@ def build() -> Image:
         with tempfile.TemporaryDirectory(prefix="cverag-image-", dir=HOME) as work:
             context = Path(work) / "context"
             _stage(context, files)
-            previous = image_base.image_id(IMAGE)
             _bud(context)
-            if previous not in (None, image_base.image_id(IMAGE)):
-                # The earlier build, now untagged: its layers would pile up build after build.
-                proc.run(image_base.buildah("rmi", previous), what="buildah rmi the previous build")
             _archive(Path(work), archive)
         _forget_older(archive)
         return Image(IMAGE, archive, key)
@@ -134,23 +132,18 @@ def _stage(context: Path, files: list[str]) -> None:
 
 
 def _bud(context: Path) -> None:
-    cmd = image_base.buildah(
-        "bud",
-        "--pull=never",
-        "--layers",
-        "--network",
-        "host",
-        "--build-arg",
-        f"VERSION={VERSION}",
-        "--build-arg",
-        f"WHEELS=/src/{WHEELS_IN_CONTEXT}",
-        "--tag",
-        IMAGE,
-        "--file",
-        context / "Dockerfile",
-        context,
-    )
-    proc.run(cmd, what=f"buildah bud {IMAGE}")
+    """Build the ``deps`` stage under a tag of its own, then the image, then drop the leftovers.
+
+    The tag keeps the dependency layers out of ``rmi --prune`` (which takes every untagged
+    image nothing builds on: earlier builds' final and project-stage images), so a source
+    change reuses them and the storage holds one build, not every build of the day.
+    """
+    common = ["--pull=never", "--layers", "--network", "host", "--build-arg", f"VERSION={VERSION}"]
+    common += ["--build-arg", f"WHEELS=/src/{WHEELS_IN_CONTEXT}", "--file", str(context / "Dockerfile")]
+    deps = image_base.buildah("bud", *common, "--target", "deps", "--tag", DEPS_TAG, context)
+    proc.run(deps, what="buildah bud the deps stage")
+    proc.run(image_base.buildah("bud", *common, "--tag", IMAGE, context), what=f"buildah bud {IMAGE}")
+    proc.run(image_base.buildah("rmi", "--prune"), what="buildah rmi --prune")
 
 
 def _archive(work: Path, archive: Path) -> None:
