@@ -14,6 +14,8 @@ from functools import cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from controllers.api.version import IMAGE
+
 
 class OperatorSettings(BaseSettings):
     """How often the operator looks, where it serves its probes and metrics, what it watches."""
@@ -44,7 +46,7 @@ class OperatorSettings(BaseSettings):
     )
     verbose: bool = Field(default=False, description="Debug logging (kopf's verbose mode).")
     workloads_image: str = Field(
-        default="ghcr.io/cverag/workloads:0.1.0",
+        default=IMAGE,
         description="Image of the store's pods (migration, consumers, retention); a CveFeed, "
         "CveIndex or RagEndpoint names its own.",
     )
