@@ -64,7 +64,7 @@ def context_files() -> list[str]:
     """The working tree's files that go into the image, sorted (tracked or not ignored by git)."""
     names = sorted(
         str(rel)
-        for rel in wheels._tree_files()
+        for rel in wheels.tree_files()
         if any(str(rel) == entry or (entry.endswith("/") and str(rel).startswith(entry)) for entry in CONTEXT)
     )
     return [name for name in names if "__pycache__" not in name and not name.endswith(".pyc")]

@@ -67,7 +67,7 @@ def _forget_older(kept: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _tree_files() -> list[Path]:
+def tree_files() -> list[Path]:
     """The working tree's files as git sees them: tracked or not ignored, and still on disk."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -86,7 +86,7 @@ def build_wheel(out: Path, wheelhouse: Path) -> Path:
     """
     with tempfile.TemporaryDirectory(prefix="cverag-src-") as tmp:
         src = Path(tmp)
-        for rel in _tree_files():
+        for rel in tree_files():
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, src / rel)
         cmd = _pip("wheel", "-q", "--no-deps", "--no-index", "--find-links", wheelhouse, "-w", out, src)

@@ -8,7 +8,6 @@ Each test here fails when one of them names another version or the retired image
 from __future__ import annotations
 
 import re
-import subprocess
 import tomllib
 
 import yaml
@@ -20,6 +19,7 @@ from controllers.api.store import CveStore
 from controllers.api.version import IMAGE, IMAGE_REPOSITORY, VERSION
 from controllers.manifests.store import consumer_deployment, migration_job
 from devstack.image import REPO
+from devstack.wheels import tree_files
 
 REFERENCE = re.compile(r"ghcr\.io/cverag/[A-Za-z0-9._/-]+(?::[A-Za-z0-9._-]+)?")
 
@@ -60,19 +60,10 @@ def test_the_bundle_runs_the_image() -> None:
 
 def test_no_file_names_another_cverag_image() -> None:
     """Every image of the ghcr.io/cverag organisation named in the tree is exactly this release's."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
     found: dict[str, set[str]] = {}
-    for name in filter(None, listed.split("\0")):
+    for name in map(str, tree_files()):
         path = REPO / name
-        if (
-            path.suffix not in {".py", ".yaml", ".yml", ".md", ".toml", ".json", ".tf", ""}
-            or not path.is_file()
-        ):
+        if path.suffix not in {".py", ".yaml", ".yml", ".md", ".toml", ".json", ".tf", ""}:
             continue
         for ref in REFERENCE.findall(path.read_text(errors="replace")):
             found.setdefault(ref, set()).add(name)
