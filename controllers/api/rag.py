@@ -77,6 +77,8 @@ class Llm(CrdModel):
     """vllm or ollama deploy the model on GPU nodes; external uses an existing OpenAI-compatible URL."""
     model: Annotated[str, Field(min_length=1, max_length=256)] = "meta-llama/Meta-Llama-3-8B-Instruct"
     """Model served (vLLM: a Hugging Face id; Ollama: a tag such as llama3:8b)."""
+    context_tokens: Annotated[int, Field(ge=1024, le=1048576)] = 8192
+    """The model's context length in tokens (8192 for Llama 3 8B); the API cuts a prompt's records to fit, leaving room for the answer."""
     image: Image | None = None
     """Server image; defaults to the engine's official image."""
     url: Annotated[str, Field(max_length=2048, pattern=r"^https?://\S+$")] | None = None

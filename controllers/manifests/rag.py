@@ -67,6 +67,7 @@ def api_env(rag: RagEndpoint, index: CveIndex, store: CveStore) -> list[Manifest
         *index_env(index, cpu_threads(api.resources), RagSettings),
         *setting(RagSettings, "llm_url", base_url(rag)),
         *setting(RagSettings, "llm_model", llm.model if external else SERVED_ALIAS),
+        *setting(RagSettings, "llm_context_tokens", llm.context_tokens),
         *secret_setting(RagSettings, "llm_api_key", llm.api_key_secret_ref if external else None),
         *secret_setting(RagSettings, "api_keys", api.api_key_secret_ref),
         *setting(RagSettings, "rate_limit_per_minute", api.rate_limit_per_minute),

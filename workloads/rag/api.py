@@ -24,7 +24,6 @@ from workloads.common.records import is_cve_id
 from workloads.rag import openapi, problems
 from workloads.rag.guards import BodyLimit, Guard
 from workloads.rag.problems import FieldError, ProblemError
-from workloads.rag.records import CveFacts
 from workloads.rag.schemas import (
     AskEvent,
     AskRequest,
@@ -34,7 +33,7 @@ from workloads.rag.schemas import (
     SearchResponse,
     SearchResult,
 )
-from workloads.rag.service import RagService, sse
+from workloads.rag.service import RagService, Selection, sse
 from workloads.rag.settings import RagSettings
 
 CVE_ID = Path(
@@ -137,9 +136,9 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
         _check_top_k(body.top_k, settings)
         service_ = svc(request)
         if body.stream:
-            facts = await service_.facts_for(body.question, body.top_k)
+            chosen = await service_.facts_for(body.question, body.top_k)
             return StreamingResponse(
-                _events(service_, body, facts, metrics),
+                _events(service_, body, chosen, metrics),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -238,9 +237,9 @@ def _check_top_k(top_k: int, settings: RagSettings) -> None:
 
 
 async def _events(
-    service: RagService, body: AskRequest, facts: list[CveFacts], metrics: Metrics
+    service: RagService, body: AskRequest, chosen: Selection, metrics: Metrics
 ) -> AsyncIterator[str]:
-    async for event, data in service.ask_events(body.question, body.top_k, facts):
+    async for event, data in service.ask_events(body.question, body.top_k, chosen):
         if event == "done":
             metrics.answers.labels("fallback" if data["model"] == "none" else "model").inc()
         yield sse(event, data)

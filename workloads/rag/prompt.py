@@ -7,11 +7,20 @@ its string or fake a new turn) inside markers carrying a random nonce that no re
 guess; and the rules say outright that text inside the markers is to be quoted, never
 obeyed.  Facts shown to the user (scores, vectors, versions, dates) never pass through the
 model at all: they are appended from the store verbatim.
+
+JSON quoting does not stop a chat template's control tokens: ``<|eot_id|>`` or ``[INST]`` are
+plain ASCII, and a server that renders the template and then tokenizes the result turns them
+into real turn boundaries.  :func:`neutralise` breaks every such token in the question and the
+record text with a zero-width space (U+200B, sent as ``\\u200b`` inside the JSON), so the words
+stay readable and quotable but no longer spell a token.  The records are also cut to a token
+budget that follows the model's context (:func:`fit`), and the answer says how many were left out.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import secrets
 from typing import Any
 
@@ -27,6 +36,27 @@ SYSTEM_RULES = (
     "dates: the user is shown them separately, copied from the records."
 )
 MAX_DESCRIPTION = 1500
+ZWSP = "\u200b"
+# Pipe tokens (Llama 3, ChatML, Phi, DeepSeek: <|eot_id|>, <|im_start|>, a lone <| or |>), Llama 2 and
+# Mistral's [INST] / <<SYS>>, sentence markers <s> </s>, Gemma's turns and bos/eos/pad/unk markers.
+_CONTROL = re.compile(
+    r"<(?=\|)|\|(?=>)|\[(?=/?INST\])|<(?=</?SYS>>)|<(?=/?(?:s|bos|eos|pad|unk|start_of_turn|end_of_turn)>)",
+    re.IGNORECASE,
+)
+# The Llama 3 tokenizer averages about 4 characters a token on English; JSON punctuation, escapes,
+# version strings and other languages cost more, so 3 keeps the estimate on the safe side.
+CHARS_PER_TOKEN = 3
+LISTED_LEFT_OUT = 10
+
+
+def neutralise(text: str) -> str:
+    """``text`` with every chat-template control token broken by a zero-width space."""
+    return _CONTROL.sub(lambda m: m[0] + ZWSP, text)
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap upper estimate of ``text``'s tokens for the model (no tokenizer needed)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 def fact_lines(fact: CveFacts) -> list[str]:
@@ -59,11 +89,19 @@ def fact_lines(fact: CveFacts) -> list[str]:
     return lines
 
 
-def facts_block(facts: list[CveFacts]) -> str:
-    return "\n".join(line for fact in facts for line in fact_lines(fact))
+def facts_block(facts: list[CveFacts], left_out: list[str] | None = None) -> str:
+    lines = [line for fact in facts for line in fact_lines(fact)]
+    if left_out:
+        listed = ", ".join(left_out[:LISTED_LEFT_OUT]) + (", ..." if len(left_out) > LISTED_LEFT_OUT else "")
+        lines.append(
+            f"{len(left_out)} more matching record(s) left out (top_k and the model's context): {listed}"
+        )
+    return "\n".join(lines)
 
 
-def grounded_answer(question: str, facts: list[CveFacts], reason: str) -> str:
+def grounded_answer(
+    question: str, facts: list[CveFacts], reason: str, left_out: list[str] | None = None
+) -> str:
     """The answer when no model writes one: the matching records, summarised from their fields."""
     if not facts:
         return f"No CVE record in the store matches this question. (No language model was used: {reason}.)"
@@ -75,12 +113,12 @@ def grounded_answer(question: str, facts: list[CveFacts], reason: str) -> str:
     for fact in facts:
         description = (fact.description or "").strip()
         parts.append(f"{fact.cve_id}: {description[:400]}{'...' if len(description) > 400 else ''}")
-    return "\n".join(parts) + "\n\nFacts from the store:\n" + facts_block(facts)
+    return "\n".join(parts) + "\n\nFacts from the store:\n" + facts_block(facts, left_out)
 
 
-def with_facts(explanation: str, facts: list[CveFacts]) -> str:
+def with_facts(explanation: str, facts: list[CveFacts], left_out: list[str] | None = None) -> str:
     return (
-        explanation.strip() + "\n\nFacts from the store:\n" + facts_block(facts)
+        explanation.strip() + "\n\nFacts from the store:\n" + facts_block(facts, left_out)
         if facts
         else explanation.strip()
     )
@@ -89,25 +127,43 @@ def with_facts(explanation: str, facts: list[CveFacts]) -> str:
 def record_context(fact: CveFacts) -> dict[str, Any]:
     return {
         "id": fact.cve_id,
-        "title": fact.title,
+        "title": neutralise(fact.title) if fact.title else fact.title,
         "state": fact.state,
-        "description": (fact.description or "")[:MAX_DESCRIPTION],
+        "description": neutralise((fact.description or "")[:MAX_DESCRIPTION]),
         "cvss": [{k: s[k] for k in ("version", "score", "severity")} for s in fact.cvss],
-        "cwe": [c["id"] for c in fact.cwe],
+        "cwe": [neutralise(c["id"]) for c in fact.cwe],
         "known_exploited": bool(fact.kev),
-        "affected": fact.affected[:5],
+        "affected": [neutralise(line) for line in fact.affected[:5]],
         "published": fact.published.isoformat() if fact.published else None,
     }
 
 
+def _records(facts: list[CveFacts]) -> str:
+    return json.dumps([record_context(f) for f in facts], ensure_ascii=True, indent=1)
+
+
 def messages(question: str, facts: list[CveFacts], nonce: str | None = None) -> list[dict[str, str]]:
     nonce = nonce or secrets.token_hex(8)
-    records = json.dumps([record_context(f) for f in facts], ensure_ascii=True, indent=1)
     user = (
-        f"Question (from the user): {json.dumps(question, ensure_ascii=True)}\n\n"
-        f"<<<CVE-RECORDS {nonce}>>>\n{records}\n<<<END-CVE-RECORDS {nonce}>>>"
+        f"Question (from the user): {json.dumps(neutralise(question), ensure_ascii=True)}\n\n"
+        f"<<<CVE-RECORDS {nonce}>>>\n{_records(facts)}\n<<<END-CVE-RECORDS {nonce}>>>"
     )
     return [
         {"role": "system", "content": SYSTEM_RULES.format(nonce=nonce)},
         {"role": "user", "content": user},
     ]
+
+
+def fit(question: str, facts: list[CveFacts], budget: int) -> tuple[list[CveFacts], list[CveFacts]]:
+    """The first records whose prompt stays within ``budget`` estimated tokens, and the rest.
+
+    The first record is always kept (a budget too small for one record is refused by the
+    settings), so a question always has something to be answered from.
+    """
+    kept: list[CveFacts] = []
+    for position, fact in enumerate(facts):
+        chat = messages(question, [*kept, fact], nonce="0" * 16)
+        if kept and estimate_tokens("".join(m["content"] for m in chat)) > budget:
+            return kept, facts[position:]
+        kept.append(fact)
+    return kept, []

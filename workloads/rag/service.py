@@ -45,6 +45,14 @@ class Answer:
     fallback_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The records an answer is built from, and the ids of those left out (top_k, the model's context)."""
+
+    facts: list[CveFacts]
+    left_out: list[str]
+
+
 def open_pool(settings: RagSettings) -> ConnectionPool[Any]:
     schema = settings.index.store.schema
 
@@ -94,50 +102,60 @@ class RagService:
     async def search(self, query: str, top_k: int, filters: Filters) -> list[Hit]:
         return await run_in_threadpool(self.retriever.search, query, top_k, filters)
 
-    async def facts_for(self, question: str, top_k: int) -> list[CveFacts]:
+    async def facts_for(self, question: str, top_k: int) -> Selection:
+        """The named CVEs the store knows, else the best hits; at most ``top_k``, and only as
+        many as fit the model's context (:func:`prompt.fit`), the rest reported as left out."""
         named = cve_ids(question)
         found = await run_in_threadpool(self.reader.current, named) if named else {}
         if found:
-            return [found[c][0] for c in named if c in found]
-        hits = await self.search(question, top_k, Filters())
-        records = await run_in_threadpool(self.reader.current, [h.cve_id for h in hits])
-        return [records[h.cve_id][0] for h in hits if h.cve_id in records]
+            facts = [found[c][0] for c in named if c in found]
+        else:
+            hits = await self.search(question, top_k, Filters())
+            records = await run_in_threadpool(self.reader.current, [h.cve_id for h in hits])
+            facts = [records[h.cve_id][0] for h in hits if h.cve_id in records]
+        kept, rest = prompt.fit(question, facts[:top_k], self.settings.prompt_budget)
+        return Selection(kept, [f.cve_id for f in rest + facts[top_k:]])
 
     @staticmethod
     def citations(facts: list[CveFacts]) -> list[dict[str, str | None]]:
         return [{"cve_id": f.cve_id, "title": f.title, "url": f.url} for f in facts]
 
-    def _fallback(self, question: str, facts: list[CveFacts], reason: str) -> Answer:
+    def _fallback(self, question: str, chosen: Selection, reason: str) -> Answer:
         return Answer(
-            prompt.grounded_answer(question, facts, reason), self.citations(facts), NO_MODEL, reason
+            prompt.grounded_answer(question, chosen.facts, reason, chosen.left_out),
+            self.citations(chosen.facts),
+            NO_MODEL,
+            reason,
         )
 
     async def ask(self, question: str, top_k: int) -> Answer:
-        facts = await self.facts_for(question, top_k)
+        chosen = await self.facts_for(question, top_k)
+        facts = chosen.facts
         if self.llm is None or not facts:
             return self._fallback(
-                question, facts, "no language model is configured" if facts else "no records"
+                question, chosen, "no language model is configured" if facts else "no records"
             )
         try:
             text = await self.llm.complete(prompt.messages(question, facts))
         except LlmUnavailable as exc:
             log.warning("answering without the model: %s", exc)
-            return self._fallback(question, facts, str(exc))
-        return Answer(prompt.with_facts(text, facts), self.citations(facts), self.llm.model)
+            return self._fallback(question, chosen, str(exc))
+        return Answer(prompt.with_facts(text, facts, chosen.left_out), self.citations(facts), self.llm.model)
 
     async def ask_events(
-        self, question: str, top_k: int, facts: list[CveFacts] | None = None
+        self, question: str, top_k: int, chosen: Selection | None = None
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """``(event, data)`` pairs: ``citations``, then ``delta`` pieces, then ``done`` (the whole
-        answer).  The API passes ``facts`` read before the stream starts, so a store that fails
-        is an error response, not a stream cut short after its 200."""
-        if facts is None:
-            facts = await self.facts_for(question, top_k)
+        answer).  The API passes the records (``chosen``) read before the stream starts, so a
+        store that fails is an error response, not a stream cut short after its 200."""
+        if chosen is None:
+            chosen = await self.facts_for(question, top_k)
+        facts = chosen.facts
         citations = self.citations(facts)
         yield "citations", {"citations": citations}
         if self.llm is None or not facts:
             answer = self._fallback(
-                question, facts, "no language model is configured" if facts else "no records"
+                question, chosen, "no language model is configured" if facts else "no records"
             )
             yield "delta", {"text": answer.answer}
             yield "done", _done(answer)
@@ -150,13 +168,13 @@ class RagService:
         except LlmUnavailable as exc:
             log.warning("streamed answer without the model: %s", exc)
             if not pieces:
-                answer = self._fallback(question, facts, str(exc))
+                answer = self._fallback(question, chosen, str(exc))
                 yield "delta", {"text": answer.answer}
                 yield "done", _done(answer)
                 return
             pieces.append(f"\n\n[The language model stopped: {exc}.]")
             yield "delta", {"text": pieces[-1]}
-        tail = "\n\nFacts from the store:\n" + prompt.facts_block(facts)
+        tail = "\n\nFacts from the store:\n" + prompt.facts_block(facts, chosen.left_out)
         yield "delta", {"text": tail}
         yield "done", _done(Answer("".join(pieces).strip() + tail, citations, self.llm.model))
 

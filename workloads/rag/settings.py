@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from workloads.index.settings import IndexSettings
 
 DEFAULT_LLM_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
+PROMPT_MARGIN_TOKENS = 256
+MIN_RECORD_TOKENS = 512
 
 
 class RagSettings(IndexSettings):
@@ -33,6 +35,12 @@ class RagSettings(IndexSettings):
     )
     llm_timeout: float = Field(default=30.0, description="Seconds for a whole answer.")
     llm_max_tokens: int = Field(default=400, description="Longest answer, in tokens.")
+    llm_context_tokens: int = Field(
+        default=8192,
+        ge=1024,
+        description="The model's context length in tokens (8192 for Llama 3 8B); the records of a "
+        "prompt are cut to fit it with room for the answer, and the answer says how many were left out.",
+    )
     api_keys: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
         repr=False,
@@ -57,6 +65,22 @@ class RagSettings(IndexSettings):
         if isinstance(value, str):
             return frozenset(k.strip() for k in value.split(",") if k.strip())
         return value
+
+    @model_validator(mode="after")
+    def _room_for_records(self) -> RagSettings:
+        if self.prompt_budget < MIN_RECORD_TOKENS:
+            raise ValueError(
+                f"llm_context_tokens ({self.llm_context_tokens}) leaves no room for records after "
+                f"llm_max_tokens ({self.llm_max_tokens}): it must exceed it by at least "
+                f"{MIN_RECORD_TOKENS + PROMPT_MARGIN_TOKENS}"
+            )
+        return self
+
+    @property
+    def prompt_budget(self) -> int:
+        """Estimated tokens the prompt (rules, question, records) may take: the context less
+        the answer and a margin for the chat template's own tokens and the estimate's error."""
+        return self.llm_context_tokens - self.llm_max_tokens - PROMPT_MARGIN_TOKENS
 
     @classmethod
     def for_index(cls, index: IndexSettings, **fields: Any) -> RagSettings:
