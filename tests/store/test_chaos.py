@@ -14,8 +14,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,13 +23,13 @@ import pytest
 
 from devstack.scratch import create_topic
 from tests.feed.kafka_io import headers, read_topic
-from tests.store.helpers import REPO, record_lines, store_cli
+from tests.store.helpers import record_lines, store_cli
+from tests.store.test_crash import applied, spawn_consumer
 from tests.support import hostile
 from workloads.feed.files import FileSource
 from workloads.feed.pipeline import Progress, run
 from workloads.feed.producer import KafkaSettings, RecordProducer
 from workloads.store import StoreReader, StoreTarget
-from workloads.store.db import connect
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 GOOD = 3000
@@ -58,12 +56,6 @@ def hostile_lines() -> list[tuple[bytes, str | None]]:
     return lines
 
 
-def _applied(target: StoreTarget) -> int:
-    with connect(target) as conn:
-        row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
-    return int(row[0]) if row else 0
-
-
 def test_hostile_records_through_the_real_pipeline_with_two_kills(
     kafka: Any, postgres: Any, store: StoreTarget, shared_data: Path, tmp_path: Path
 ) -> None:
@@ -83,37 +75,23 @@ def test_hostile_records_through_the_real_pipeline_with_two_kills(
     fed = run(source, producer, LIMIT, Progress(interval=3600))
     assert fed["read"] == len(mixed) and fed["errors"] == 0, fed
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "CVERAG_PG_DSN": postgres.dsn,
-        "CVERAG_PG_SCHEMA": store.schema,
-        "CVERAG_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "CVERAG_TOPIC": topic,
-        "CVERAG_CONSUMER_GROUP": "chaos",
-        "CVERAG_BATCH_SIZE": "100",
-    }
     published = fed["published"]
     starts = []
     for goal in (published // 3, published * 2 // 3):
-        starts.append(_applied(store))
-        log = (tmp_path / f"consumer-{goal}.log").open("wb")
-        consumer = subprocess.Popen(
-            [sys.executable, "-m", "workloads.store", "consume"], env=env, stdout=log, stderr=log
-        )
+        starts.append(applied(store))
+        consumer = spawn_consumer(kafka, postgres.dsn, store, topic, tmp_path / "consumer.log")
         deadline = time.monotonic() + 300
-        while _applied(store) < goal and consumer.poll() is None and time.monotonic() < deadline:
+        while applied(store) < goal and consumer.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.3))
         os.kill(consumer.pid, signal.SIGKILL)
         consumer.wait()
-        log.close()
-    starts.append(_applied(store))
+    starts.append(applied(store))
     final = store_cli(postgres.dsn, store.schema, "consume", "--bootstrap", kafka.bootstrap, "--topic", topic,
-                      "--group", "chaos", "--until-idle", "4")  # fmt: skip
+                      "--group", "crashing", "--until-idle", "4")  # fmt: skip
     assert final["_exit"] == 0, final["_stderr"][-2000:]
     assert starts == sorted(set(starts)) and starts[1] > 0, f"restarts began at {starts}: one did not move on"
-    assert _applied(store) == published
+    assert applied(store) == published
 
     letters = read_topic(kafka.bootstrap, dlq, len(bad) - 6)
     by_position: dict[str, str] = {}

@@ -20,10 +20,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from devstack.scratch import create_topic, unique
 from tests.store.conftest import settings
 from tests.store.helpers import REPO, Outgoing, contract_message, produce, read_topic, record_lines, store_cli
+from tests.store.test_crash import applied
 from tests.support.tcp_proxy import TcpProxy
 from workloads.store import StoreReader, StoreTarget
 from workloads.store.consumer import StoreConsumer
-from workloads.store.db import connect
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 GRACE_PERIOD = 60  # terminationGracePeriodSeconds of the store consumer's Deployment
@@ -55,12 +55,6 @@ def test_a_letter_the_dead_letter_topic_refuses_is_cut_until_it_fits(
     assert head["cverag-dlq-truncated"] == str(len(noise))
     assert head["cverag-dlq-original-sha256"] == hashlib.sha256(noise).hexdigest()
     assert noise.startswith(letter.value() or b"") and len(letter.value() or b"") < 65536
-
-
-def _applied(target: StoreTarget) -> int:
-    with connect(target) as conn:
-        row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
-    return int(row[0]) if row else 0
 
 
 def _wait(condition: Any, what: str, seconds: float = 120) -> None:
@@ -96,7 +90,7 @@ def test_sigterm_while_the_database_is_down_stops_within_the_grace_period(
             [sys.executable, "-m", "workloads.store", "consume"], env=env, stdout=out, stderr=out
         )
     try:
-        _wait(lambda: _applied(store) >= 600, "the first records to be stored")
+        _wait(lambda: applied(store) >= 600, "the first records to be stored")
         proxy.cut()
         produce(kafka.bootstrap, topic, [contract_message(line) for line in lines[600:]])
         _wait(lambda: "database unavailable" in log.read_text(errors="replace"), "the consumer to retry")
@@ -111,7 +105,7 @@ def test_sigterm_while_the_database_is_down_stops_within_the_grace_period(
     output = log.read_text(errors="replace")
     assert status == 0, output[-3000:]
     assert "SIGTERM: stopping" in output and '"event": "summary"' in output
-    stored = _applied(store)
+    stored = applied(store)
     assert 600 <= stored < 1200, "what was committed stays; the batch in hand was not half-applied"
 
     final = store_cli(postgres.dsn, store.schema, "consume", "--bootstrap", kafka.bootstrap, "--topic", topic,
