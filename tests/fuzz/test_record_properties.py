@@ -78,3 +78,13 @@ def test_valid_records_round_trip(cve_id: str, description: str, extensions: dic
     assert isinstance(result, Incoming) and result.hash_header_ok
     assert orjson.loads(result.text) == json.loads(data) and result.sha256 == content_hash(doc)
     assert result.normalised.description == (description.strip() or None)
+
+
+@budget(12)
+@given(st.integers(1, 6 * 1024 * 1024), st.sampled_from(["a", "word ", "\u00e9", "\\u0041"]))
+def test_records_of_any_size_get_a_verdict(size: int, unit: str) -> None:
+    """Up to 1.5x the feed's 4 MiB limit: refused (too-large) above it, never raised."""
+    text = (unit * (size // len(unit) + 1))[:size]
+    data = json.dumps(record("CVE-2099-0500", text)).encode()
+    outcome = through_record_path(data, "hypothesis: records of any size")
+    assert outcome.startswith("too-large/") == (len(data) > LIMIT), outcome
