@@ -82,7 +82,8 @@ class FakeServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> Self:
+    def start(self, host: str = "127.0.0.1") -> Self:
+        """Serve on ``host`` (a free port); pods on the real node reach the fake at its gateway address."""
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,7 +95,7 @@ class FakeServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=type(self).__name__, daemon=True
