@@ -80,7 +80,16 @@ class NodeInfo:
         return proc.run(["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args], what="ctr")
 
     def import_image(self, archive: Path) -> None:
-        self.ctr("images", "import", str(archive))  # unpacked for the CRI's snapshotter
+        """Import and unpack for the CRI's snapshotter.  Re-tagging frees the previous build's
+        layers, and containerd 1.6 may collect a snapshot the new unpack is about to reuse
+        ("parent snapshot ... does not exist", seen here): the next try makes it again."""
+        for attempt in range(3):
+            try:
+                self.ctr("images", "import", str(archive))
+                return
+            except proc.ServiceError as exc:
+                if "does not exist" not in str(exc) or attempt == 2:
+                    raise
 
     def forward_host_port(self, port: int) -> str:
         return node_runtime.forward_host_port(port)
