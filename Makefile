@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 INFRA  := $(PY) -m devstack
 
-.PHONY: help venv lock demo test lint typecheck unit crds docs bench image \
+.PHONY: help venv lock demo test e2e lint typecheck unit crds docs bench image \
         infra-build cluster node kafka postgres dev-up infra-down infra-status
 
 help:
 	@echo "make demo        stream CVEs through feed -> Kafka -> store -> index and ask the RAG API"
 	@echo "make test        lint, type-check and run every test against real local services"
+	@echo "make e2e         the README quickstart end to end, every operator-made pod a container (needs root)"
 	@echo "make dev-up      start the local Kubernetes control plane, Kafka and PostgreSQL"
 	@echo "make infra-down  stop them;  make infra-status  show them"
 	@echo "make crds        regenerate crds/ from the pydantic models"
@@ -58,6 +59,12 @@ infra-build: venv
 # pytest exits 5 when it collected no test: that is not a failure of the build.
 test: lint typecheck infra-build
 	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# The README's quickstart on the real node: image, bundle, bring-your-own Kafka/PostgreSQL, examples,
+# status.url, a question (tests/e2e).  `make test` runs it too; this builds only what it needs.
+e2e: venv
+	$(INFRA) build postgres kafka cluster node image
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
 # ~/.cache/cverag/image/cverag-<version>-<recipe>.oci.tar (devstack/image.py); seconds when nothing changed.
 image: venv
