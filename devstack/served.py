@@ -11,13 +11,20 @@ import uvicorn
 from fastapi import FastAPI
 
 from devstack import proc
+from workloads.rag import server as rag_server
+from workloads.rag.settings import RagSettings
 
 
 @contextmanager
-def serving(app: FastAPI, start_timeout: float = 120) -> Iterator[str]:
-    """``with serving(app) as base_url:`` the app's lifespan runs for the block, then it stops."""
+def serving(app: FastAPI, start_timeout: float = 120, settings: RagSettings | None = None) -> Iterator[str]:
+    """``with serving(app) as base_url:`` the app's lifespan runs for the block, then it stops.
+    With ``settings``, it is served as ``python -m workloads.rag`` serves it (proxies, timeouts)."""
     port = proc.free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        rag_server.config(app, settings, host="127.0.0.1", port=port, log_level="warning")
+        if settings is not None
+        else uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     proc.wait_until(lambda: server.started, what="uvicorn", timeout=start_timeout)

@@ -118,6 +118,11 @@ class Api(CrdModel):
     """Requests per minute per API key."""
     top_k: Annotated[int, Field(ge=1, le=50)] = 5
     """Records retrieved per question."""
+    trusted_proxies: Annotated[
+        list[Annotated[str, Field(max_length=49, pattern=r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$")]],
+        Field(max_length=32),
+    ] = Field(default_factory=list)
+    """CIDRs of the proxies (e.g. the ingress controller's pods) whose X-Forwarded-For names the client; from any other peer it is ignored, and without any the TCP peer is the client."""
     resources: Resources = Field(
         default_factory=lambda: Resources(
             requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "2Gi"}

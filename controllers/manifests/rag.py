@@ -72,6 +72,7 @@ def api_env(rag: RagEndpoint, index: CveIndex, store: CveStore) -> list[Manifest
         *secret_setting(RagSettings, "api_keys", api.api_key_secret_ref),
         *setting(RagSettings, "rate_limit_per_minute", api.rate_limit_per_minute),
         *setting(RagSettings, "top_k", api.top_k),
+        *setting(RagSettings, "trusted_proxies", ",".join(api.trusted_proxies) or None),
         *setting(RagSettings, "port", API_PORT),
     ]
 

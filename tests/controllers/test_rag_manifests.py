@@ -59,3 +59,19 @@ def test_a_model_change_leaves_the_api_pod_template_as_it_was() -> None:
     env = {e["name"]: e.get("value") for e in after["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["CVERAG_LLM_MODEL"] == SERVED_ALIAS
     assert env["CVERAG_LLM_URL"] == "http://cve-qa-llm.prod.svc.cluster.local:8000/v1"
+
+
+def test_trusted_proxies_and_the_models_context_reach_the_api_env() -> None:
+    meta = {"name": "cve-qa", "namespace": "prod", "uid": "u"}
+    index = CveIndex.from_body({**index_body(), "metadata": {**meta, "name": "cves-minilm"}})
+    store = CveStore.from_body({**flows.store_body("cverag"), "metadata": {**meta, "name": "cves"}})
+
+    def env(rag: RagEndpoint) -> dict[str, Any]:
+        pod = api_deployment(rag, index, store)["spec"]["template"]["spec"]
+        return {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+
+    default = env(_typed())
+    assert "CVERAG_TRUSTED_PROXIES" not in default and default["CVERAG_LLM_CONTEXT_TOKENS"] == "8192"
+    behind = env(_typed(api={"trustedProxies": ["10.0.0.0/8", "fd00::/8"]}, llm={"contextTokens": 32768}))
+    assert behind["CVERAG_TRUSTED_PROXIES"] == "10.0.0.0/8,fd00::/8"
+    assert behind["CVERAG_LLM_CONTEXT_TOKENS"] == "32768"

@@ -1,7 +1,8 @@
 """``python -m workloads.rag``: serve the API on 0.0.0.0:$CVERAG_PORT (default 8000) with uvicorn.
 
 All configuration is environment (:class:`~workloads.rag.settings.RagSettings`;
-``--check-config`` validates it, prints it with secrets masked and exits).  Exit status 2
+``--check-config`` validates it, prints it with secrets masked and exits; how it is served,
+forwarding headers and timeouts, is :mod:`workloads.rag.server`).  Exit status 2
 when the configuration is invalid, with the reason on stderr.
 """
 
@@ -14,6 +15,7 @@ import sys
 
 import uvicorn
 
+from workloads.rag import server
 from workloads.rag.api import create_app
 from workloads.rag.settings import RagSettings
 
@@ -44,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_config:
         print(json.dumps({"event": "config", "settings": settings.describe()}), flush=True)
         return 0
-    uvicorn.run(
-        create_app(settings), host="0.0.0.0", port=settings.port, log_level="info", proxy_headers=True
-    )
+    uvicorn.Server(server.config(create_app(settings), settings)).run()
     return 0
 
 

@@ -2,7 +2,12 @@
 
 Keys come from a Secret through ``CVERAG_API_KEYS`` and are compared in constant time; the
 rate limit counts per key (per client address when keys are off) in a moving one-minute
-window (the ``limits`` library), answering 429 with ``Retry-After``.  The size limit is an
+window (the ``limits`` library), answering 429 with ``Retry-After``.  Failed authentication
+has its own small budget per client address: once an address has spent it, every request
+from it is 429 until the window moves, a right key included, or a guesser could still tell a
+hit (200) from a miss (429) at full speed.  The client address is the TCP peer unless the
+peer is one of ``trusted_proxies`` (:mod:`workloads.rag.server`), so ``X-Forwarded-For``
+from anyone else neither picks a bucket nor reaches the access log.  The size limit is an
 ASGI middleware that refuses a declared ``Content-Length`` over the limit before reading,
 and stops reading a chunked body as soon as it passes the limit.  Each refusal is a problem
 (:mod:`workloads.rag.problems`): ``missing_api_key``, ``invalid_api_key``, ``rate_limited``,
@@ -33,22 +38,36 @@ class Guard:
     def __init__(self, settings: RagSettings) -> None:
         self.keys = [k.encode() for k in settings.api_keys]
         self.per_minute = settings.rate_limit_per_minute
+        self.failures_per_minute = settings.auth_failures_per_minute
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.item = RateLimitItemPerMinute(max(self.per_minute, 1))
+        self.failures = RateLimitItemPerMinute(max(self.failures_per_minute, 1))
 
     def __call__(self, request: Request) -> None:
-        caller = self._authenticate(request)
+        address = f"addr:{request.client.host if request.client else 'unknown'}"
+        guarded = bool(self.keys) and self.failures_per_minute > 0
+        if guarded and not self.limiter.test(self.failures, address):
+            raise self._limited(self.failures, address, f"{self.failures_per_minute} failed authentications")
+        try:
+            caller = self._authenticate(request, address)
+        except ProblemError:
+            if guarded:
+                self.limiter.hit(self.failures, address)
+            raise
         if self.per_minute > 0 and not self.limiter.hit(self.item, caller):
-            reset = self.limiter.get_window_stats(self.item, caller).reset_time
-            raise ProblemError(
-                problems.RATE_LIMITED,
-                f"rate limit of {self.per_minute} requests per minute exceeded",
-                headers={"Retry-After": str(max(1, math.ceil(reset - time.time())))},
-            )
+            raise self._limited(self.item, caller, f"{self.per_minute} requests")
 
-    def _authenticate(self, request: Request) -> str:
+    def _limited(self, item: RateLimitItemPerMinute, key: str, what: str) -> ProblemError:
+        reset = self.limiter.get_window_stats(item, key).reset_time
+        return ProblemError(
+            problems.RATE_LIMITED,
+            f"rate limit of {what} per minute exceeded",
+            headers={"Retry-After": str(max(1, math.ceil(reset - time.time())))},
+        )
+
+    def _authenticate(self, request: Request, address: str) -> str:
         if not self.keys:
-            return f"addr:{request.client.host if request.client else 'unknown'}"
+            return address
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         presented = token.strip().encode()
         if scheme.lower() != "bearer" or not presented:

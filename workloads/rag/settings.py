@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from workloads.index.settings import IndexSettings
@@ -50,6 +50,18 @@ class RagSettings(IndexSettings):
         default=120,
         description="Requests per minute per key (per client address without keys) on `/v1/*`; 0 disables it.",
     )
+    auth_failures_per_minute: int = Field(
+        default=10,
+        ge=0,
+        description="Failed authentications per minute per client address; past it every request "
+        "from the address is 429 until the window moves. 0 disables it.",
+    )
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated CIDRs of the proxies (an ingress controller's pods) whose "
+        "`X-Forwarded-For`/`X-Forwarded-Proto` name the client; from any other peer they are "
+        "ignored. Empty: the TCP peer is the client.",
+    )
     top_k: int = Field(default=10, description="Results of a search by default (`/v1/ask` defaults to 5).")
     max_top_k: int = Field(default=50, description="Largest `top_k` a request may ask for.")
     max_request_bytes: int = Field(default=16384, description="Largest request body.")
@@ -64,6 +76,13 @@ class RagSettings(IndexSettings):
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
             return frozenset(k.strip() for k in value.split(",") if k.strip())
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(n.strip() for n in value.split(",") if n.strip())
         return value
 
     @model_validator(mode="after")
