@@ -62,6 +62,22 @@ class RagSettings(IndexSettings):
         "`X-Forwarded-For`/`X-Forwarded-Proto` name the client; from any other peer they are "
         "ignored. Empty: the TCP peer is the client.",
     )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a connection may take to send a request's headers (from connecting, or "
+        "from the previous response); then it is closed.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request's body may take after its headers; then the connection is closed.",
+    )
+    keep_alive_timeout: int = Field(
+        default=5,
+        ge=1,
+        description="Seconds an idle keep-alive connection stays open (uvicorn's `timeout_keep_alive`).",
+    )
     top_k: int = Field(default=10, description="Results of a search by default (`/v1/ask` defaults to 5).")
     max_top_k: int = Field(default=50, description="Largest `top_k` a request may ask for.")
     max_request_bytes: int = Field(default=16384, description="Largest request body.")
