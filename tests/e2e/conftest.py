@@ -8,6 +8,7 @@ the session the terminal summary lists the times of each step and the pods that 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tarfile
 import time
@@ -23,8 +24,9 @@ from confluent_kafka.admin import AdminClient
 from kubernetes import client
 from psycopg import conninfo, sql
 
-from devstack import image
+from devstack import image, proc
 from devstack.cluster import ClusterInfo
+from devstack.k8s_build import locked
 from devstack.node import NodeInfo
 from tests.e2e import byo, install, quickstart
 from tests.e2e.containers import CrashGuard
@@ -56,6 +58,17 @@ class _Step:
 @pytest.fixture(scope="module")
 def step() -> Steps:
     return Steps()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_at_a_time(step: Steps) -> Iterator[None]:
+    """One end-to-end run per machine: runs share the operator's Deployment in cverag-system, the
+    image's tag in the node's containerd and the quickstart's topic names.  Seen: a second session
+    re-tagged the image and replaced the operator mid-run."""
+    with contextlib.ExitStack() as held:
+        with step("waiting for another end-to-end run"):
+            held.enter_context(locked(proc.STATE_ROOT / "e2e.lock"))
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections import Counter
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ import yaml
 from confluent_kafka.admin import AdminClient
 from kubernetes import client
 
+from controllers.machinery.config import OperatorSettings
 from devstack import image
 from devstack.cluster import ClusterInfo
 from devstack.node import NodeInfo
@@ -209,14 +210,17 @@ def _replaced(core: client.CoreV1Api, old: str) -> Any | None:
 
 
 def _reconciled(core: client.CoreV1Api, pod: Any, names: Any) -> bool:
-    """The operator has logged handling every resource twice: its start, then a later tick."""
+    """The operator has handled every resource at its start and again a full tick later (the
+    timer that would make a missing Job), by the object references of its JSON log lines."""
     log = core.read_namespaced_pod_log(pod.metadata.name, install.NAMESPACE, container="operator")
-    seen: Counter[str | None] = Counter()
+    seen: dict[str, list[datetime]] = {}
     for line in log.splitlines():
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
             record = json.loads(line)
-            seen[(record.get("object") or {}).get("name") if isinstance(record, dict) else None] += 1
-    return all(seen[name] >= 2 for name in names)
+            name = str((record.get("object") or {}).get("name"))
+            seen.setdefault(name, []).append(datetime.fromisoformat(record["timestamp"]))
+    tick = OperatorSettings.model_fields["tick_seconds"].default
+    return all(name in seen and (max(seen[name]) - min(seen[name])).total_seconds() >= tick for name in names)
 
 
 def _ran(core: client.CoreV1Api, namespaces: list[str]) -> list[str]:
