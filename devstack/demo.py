@@ -11,6 +11,11 @@
    record regardless, and ``python -m workloads.index sync`` finishes the index later);
 5. starts the RAG API in the background, prints its URL and answers a sample question.
 
+The API listens on 127.0.0.1 only (``--host`` changes it; it has no API key) and reads the
+store as ``cverag_demo_api``, a login role that holds nothing but the store's read-only
+``cverag_demo_reader`` (migration 009), with a new random password each run kept in the
+API's 0600 service file; the feed, store and index keep the superuser they need to write.
+
 Re-running is cheap: a store that already holds the records is not fed again (``--refeed``
 forces it) and the index sync embeds only what changed.  ``--stop`` stops the API.
 """
@@ -20,11 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 import time
 
 import httpx
 import psycopg
+from psycopg import conninfo, sql
 
 from devstack import kafka, minilm, postgres, proc
 from devstack.demo_steps import (
@@ -40,6 +47,7 @@ from devstack.demo_steps import (
 SCHEMA, TOPIC, GROUP = "cverag_demo", "cverag-demo.records", "cverag-demo-store"
 QUESTION = "Which known exploited vulnerabilities affect Ivanti Connect Secure, and how severe are they?"
 _API = proc.ServiceDir("rag-demo")
+API_ROLE = "cverag_demo_api"
 
 
 def _stored(dsn: str) -> int:
@@ -152,13 +160,38 @@ def index(dsn: str, limit: int) -> None:
     sync.close()
 
 
-def serve(env: dict[str, str], port: int) -> str:
-    say("== 4/4 RAG API")
+def api_credentials(dsn: str) -> tuple[str, str]:
+    """The API's own login (``API_ROLE``, only the store's reader role) with a new random
+    password: its DSN and the password."""
+    from workloads.store.db import StoreTarget
+    from workloads.store.migrate import migrate
+
+    password = secrets.token_urlsafe(24)
+    migrate(StoreTarget(dsn, SCHEMA))  # a store fed before migration 009 gets its reader role
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        role, reader = sql.Identifier(API_ROLE), sql.Identifier(f"{SCHEMA}_reader")
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [API_ROLE]).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(
+            sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                role, sql.Literal(password)
+            )
+        )
+        conn.execute(sql.SQL("GRANT {} TO {}").format(reader, role))
+    return conninfo.make_conninfo(dsn, user=API_ROLE, password=password), password
+
+
+def serve(env: dict[str, str], port: int, host: str, admin_dsn: str) -> str:
+    say(f"== 4/4 RAG API (on {host}, as the read-only role {API_ROLE})")
     log = _API.log("rag")
+    dsn, password = api_credentials(admin_dsn)
     server = proc.spawn(
-        [sys.executable, "-m", "workloads.rag"], log, env={**env, "CVERAG_PORT": str(port)}, cwd=None
+        [sys.executable, "-m", "workloads.rag"],
+        log,
+        env={**env, "CVERAG_PG_DSN": dsn, "CVERAG_HOST": host, "CVERAG_PORT": str(port)},
+        cwd=None,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     proc.wait_until(
         lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200,
         what="RAG API",
@@ -166,7 +199,13 @@ def serve(env: dict[str, str], port: int) -> str:
         log=log,
         process=server,
     )
-    _API.write_info({"pids": {"rag": server.pid}, "endpoints": {"url": url}})
+    _API.write_info(
+        {
+            "pids": {"rag": server.pid},
+            "endpoints": {"url": url},
+            "pg": {"user": API_ROLE, "password": password},
+        }
+    )
     return url
 
 
@@ -190,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--port", type=int, default=0, help="API port (default: 8000 if free, else any free port)"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the API listens on (default 127.0.0.1: it has no API key; 0.0.0.0 exposes it)",
     )
     parser.add_argument("--stop", action="store_true", help="stop the demo's RAG API and exit")
     args = parser.parse_args(argv)
@@ -217,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     index(pg.dsn, args.index_limit)
     _API.stop()  # a previous demo's API, so its port is free again
     port = args.port or (8000 if not proc.port_open(8000) else proc.free_port())
-    url = serve(env, port)
+    url = serve(env, port, args.host, pg.dsn)
     ask(url)
     say(f"\nThe RAG API is running at {url}/ (web page), {url}/docs (OpenAPI).")
     say("Stop it with: python -m devstack.demo --stop   (PostgreSQL and Kafka: make infra-down)")

@@ -22,6 +22,8 @@ def unique(prefix: str) -> str:
 def drop_schema(dsn: str, schema: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        # the read-only role migration 009 made for it (roles are per cluster, not per schema)
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(f"{schema}_reader"[:63])))
 
 
 def create_topic(bootstrap: str, partitions: int = 3) -> str:

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 
-from devstack import minilm, proc
+from devstack import minilm, proc, scratch
 from devstack.corpus import sample, write
 from tests.conftest import _service
 from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
@@ -69,8 +67,7 @@ def corpus(postgres: Any, shared_data: Path, rag_embedder: LocalEmbedder) -> Ite
     sync.close()
     backend.close()
     yield Corpus(target, {d["cveMetadata"]["cveId"]: d for d in docs}, rag_embedder)
-    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target.schema)))
+    scratch.drop_schema(postgres.dsn, target.schema)
 
 
 @pytest.fixture

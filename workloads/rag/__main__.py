@@ -1,4 +1,4 @@
-"""``python -m workloads.rag``: serve the API on 0.0.0.0:$CVERAG_PORT (default 8000) with uvicorn.
+"""``python -m workloads.rag``: serve the API on $CVERAG_HOST:$CVERAG_PORT (0.0.0.0:8000) with uvicorn.
 
 All configuration is environment (:class:`~workloads.rag.settings.RagSettings`;
 ``--check-config`` validates it, prints it with secrets masked and exits; how it is served,

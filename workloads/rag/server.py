@@ -78,7 +78,7 @@ class TimedH11Protocol(H11Protocol):
 
 
 def config(
-    app: Any, settings: RagSettings, host: str = "0.0.0.0", port: int | None = None, **extra: Any
+    app: Any, settings: RagSettings, host: str | None = None, port: int | None = None, **extra: Any
 ) -> uvicorn.Config:
     """The uvicorn config for ``app`` under ``settings`` (``extra``: e.g. ``log_level``)."""
     trusted = [str(network) for network in settings.trusted_proxies]
@@ -91,7 +91,7 @@ def config(
         app,
         http=protocol,
         timeout_keep_alive=settings.keep_alive_timeout,
-        host=host,
+        host=settings.host if host is None else host,
         port=settings.port if port is None else port,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or [],

@@ -85,7 +85,11 @@ class RagSettings(IndexSettings):
     db_pool_size: int = Field(
         default=8, description="PostgreSQL connections (and pgvector backends) per process."
     )
-    port: int = Field(default=8000, description="Port `python -m workloads.rag` listens on (on 0.0.0.0).")
+    port: int = Field(default=8000, description="Port `python -m workloads.rag` listens on.")
+    host: str = Field(
+        default="0.0.0.0",
+        description="Address it listens on: every interface in a pod; the demo binds 127.0.0.1.",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
