@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 
 from devstack.cluster import ClusterInfo
-from tests.devstack.node_pods import eventually, found
+from tests.support.kube import eventually, exists
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,6 @@ def core(cluster: ClusterInfo) -> Iterator[client.CoreV1Api]:
 def ns(core: client.CoreV1Api) -> Iterator[str]:
     name = f"t-node-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name}})
-    eventually(lambda: found(lambda: core.read_namespaced_service_account("default", name)), "default SA")
+    eventually(lambda: exists(lambda: core.read_namespaced_service_account("default", name)), "default SA")
     yield name
     core.delete_namespace(name)

@@ -5,39 +5,17 @@ from __future__ import annotations
 import http.server
 import subprocess
 import threading
-import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-import pytest
 from kubernetes import client
 
 from devstack import probe_image
 from devstack.cluster import ClusterInfo
 from devstack.node import NodeInfo
-from tests.support.kube import kubectl
+from tests.support.kube import eventually, kubectl
 
 T = TypeVar("T")
 UID = 10001
-
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 120.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def found(read: Callable[[], Any]) -> bool:
-    try:
-        read()
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
 
 
 def probe_pod(

@@ -17,6 +17,7 @@ import pytest
 from kubernetes import client
 
 from devstack.cluster import ClusterInfo, complete_job
+from tests.support.kube import exists
 
 pytestmark = pytest.mark.cluster
 T = TypeVar("T")
@@ -48,21 +49,11 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:10]}"
     core.create_namespace({"metadata": {"name": name}})
     eventually(
-        lambda: _exists(lambda: core.read_namespaced_service_account("default", name)),
+        lambda: exists(lambda: core.read_namespaced_service_account("default", name)),
         "the namespace's default ServiceAccount",
     )
     yield name
     core.delete_namespace(name)
-
-
-def _exists(read: Callable[[], Any]) -> bool:
-    try:
-        read()
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
 
 
 def _pod(name: str, **spec: Any) -> dict[str, Any]:

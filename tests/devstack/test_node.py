@@ -18,8 +18,8 @@ from kubernetes import client
 from devstack import k8s_build
 from devstack.cluster import ClusterInfo
 from devstack.node import NodeInfo
-from tests.devstack.node_pods import UID, eventually, probe_pod, running
-from tests.support.kube import kubectl
+from tests.devstack.node_pods import UID, probe_pod, running
+from tests.support.kube import eventually, kubectl
 
 pytestmark = pytest.mark.cluster
 

@@ -13,7 +13,8 @@ from kubernetes import client
 
 from devstack.cluster import ClusterInfo
 from devstack.node import NodeInfo
-from tests.devstack.node_pods import eventually, fetch_in, kube_proxy_has, probe_pod, running, serve_here
+from tests.devstack.node_pods import fetch_in, kube_proxy_has, probe_pod, running, serve_here
+from tests.support.kube import eventually
 
 pytestmark = pytest.mark.cluster
 

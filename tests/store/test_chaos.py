@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import random
-import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 from devstack.scratch import create_topic
 from tests.feed.kafka_io import headers, read_topic
 from tests.store.helpers import record_lines, store_cli
-from tests.store.test_crash import applied, spawn_consumer
+from tests.store.test_crash import applied, kill_when_applied
 from tests.support import hostile
 from workloads.feed.files import FileSource
 from workloads.feed.pipeline import Progress, run
@@ -79,13 +78,7 @@ def test_hostile_records_through_the_real_pipeline_with_two_kills(
     starts = []
     for goal in (published // 3, published * 2 // 3):
         starts.append(applied(store))
-        consumer = spawn_consumer(kafka, postgres.dsn, store, topic, tmp_path / "consumer.log")
-        deadline = time.monotonic() + 300
-        while applied(store) < goal and consumer.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.3))
-        os.kill(consumer.pid, signal.SIGKILL)
-        consumer.wait()
+        kill_when_applied(kafka, postgres.dsn, store, topic, tmp_path / "consumer.log", goal, rng, 300)
     starts.append(applied(store))
     final = store_cli(postgres.dsn, store.schema, "consume", "--bootstrap", kafka.bootstrap, "--topic", topic,
                       "--group", "crashing", "--until-idle", "4")  # fmt: skip

@@ -90,6 +90,21 @@ def spawn_consumer(
         )
 
 
+def kill_when_applied(
+    kafka: Any, dsn: str, target: StoreTarget, topic: str, log: Path, goal: int, rng: random.Random,
+    timeout: float,
+) -> None:  # fmt: skip
+    """Run a consumer until it has applied ``goal`` offsets (or exited, or ``timeout``), then,
+    after a random moment of up to 0.3 s, SIGKILL it wherever it is."""
+    consumer = spawn_consumer(kafka, dsn, target, topic, log)
+    deadline = time.monotonic() + timeout
+    while applied(target) < goal and consumer.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.3))
+    os.kill(consumer.pid, signal.SIGKILL)
+    consumer.wait()
+
+
 def test_kill_nine_five_times_equals_uninterrupted_load(
     kafka: Any, postgres: Any, topic: str, shared_data: Path, tmp_path: Path
 ) -> None:
@@ -109,13 +124,7 @@ def test_kill_nine_five_times_equals_uninterrupted_load(
         StoreConsumer(settings(kafka, topic, "uninterrupted", batch_size=100), reference).run()
         kills = []
         for goal in sorted(rng.sample(range(total // 10, total * 9 // 10), 5)):
-            consumer = spawn_consumer(kafka, postgres.dsn, crashed, topic, tmp_path / "consumer.log")
-            deadline = time.monotonic() + 180
-            while applied(crashed) < goal and consumer.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.3))
-            os.kill(consumer.pid, signal.SIGKILL)
-            consumer.wait()
+            kill_when_applied(kafka, postgres.dsn, crashed, topic, tmp_path / "consumer.log", goal, rng, 180)
             kills.append(applied(crashed))
         assert all(0 < k < total for k in kills), (
             f"every kill must land mid-load: {kills} of {total} (seed {seed})"

@@ -31,6 +31,17 @@ def eventually(probe: Callable[[], T | None], what: str, attempts: int = 240, in
     raise AssertionError(f"never happened: {what} (last value: {last!r})")
 
 
+def exists(read: Callable[[], Any]) -> bool:
+    """Whether ``read`` finds its object: a 404 is "no", any other API error is raised."""
+    try:
+        read()
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
 def install_crds(api: client.ApiClient, files: list[Path]) -> list[str]:
     """Create or replace each CRD and wait until the API server serves it."""
     ext = client.ApiextensionsV1Api(api)
