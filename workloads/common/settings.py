@@ -155,3 +155,11 @@ def explain(program: type[BaseSettings], exc: ValidationError) -> str:
 def secret_value(secret: SecretStr | None) -> str | None:
     """The secret's text, or None when unset or empty."""
     return (secret.get_secret_value() or None) if secret is not None else None
+
+
+def comma_separated(value: Any) -> Any:
+    """``"a, b,,c"`` as ``["a", "b", "c"]``: how a list setting is written in one env var; any
+    other value is left for pydantic to validate."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value

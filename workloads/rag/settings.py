@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from workloads.common.settings import comma_separated
 from workloads.index.settings import IndexSettings
 
 DEFAULT_LLM_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
@@ -91,19 +92,10 @@ class RagSettings(IndexSettings):
         description="Address it listens on: every interface in a pod; the demo binds 127.0.0.1.",
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "trusted_proxies", mode="before")
     @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return frozenset(k.strip() for k in value.split(",") if k.strip())
-        return value
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_networks(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(n.strip() for n in value.split(",") if n.strip())
-        return value
+    def _split_lists(cls, value: Any) -> Any:
+        return comma_separated(value)
 
     @model_validator(mode="after")
     def _room_for_records(self) -> RagSettings:
