@@ -25,14 +25,17 @@ _CONSUMED = re.compile(r"consumed (\d+)")
 
 def missing_prerequisites(online: bool) -> list[str]:
     """What the embedded default needs and this machine lacks, as sentences to print."""
-    from devstack import kafka
+    from devstack import kafka_broker
 
     problems = []
     if shutil.which("java") is None:
         problems.append(
             "Java 17+ is not installed: Kafka runs on the JVM (Debian: apt-get install openjdk-17-jre-headless)"
         )
-    if not (kafka._lib() / f"kafka_2.13-{kafka.VERSION}.jar").is_file() and shutil.which("mvn") is None:
+    if (
+        not (kafka_broker.lib() / f"kafka_2.13-{kafka_broker.VERSION}.jar").is_file()
+        and shutil.which("mvn") is None
+    ):
         problems.append(
             "Maven is not installed and the Kafka jars are not cached yet (Debian: apt-get install maven)"
         )

@@ -18,35 +18,25 @@ built, started, stopped or killed here (:func:`kill` and :func:`restart` refuse)
 
 from __future__ import annotations
 
-import base64
-import fcntl
 import functools
 import json
 import os
 import secrets
 import shutil
 import signal
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
-from devstack import proc
+from devstack import kafka_broker, proc
+from devstack.kafka_broker import SASL_USER, VERSION
 from devstack.node_runtime import GATEWAY
 
-VERSION = "4.3.1"
 BOOTSTRAP_ENV = "CVERAG_KAFKA_BOOTSTRAP"
 # C1-only JIT: the broker starts in ~6 s instead of ~11 s on 2 cores; test traffic never needs C2.
-JVM_OPTS = ["-Xms256m", "-Xmx512m", "-XX:TieredStopAtLevel=1", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError"]
 START_TIMEOUT = 120.0
-_HERE = Path(__file__).resolve().parent / "kafka"
-_SERVICE = proc.ServiceDir("kafka")
-SASL_USER = "cverag"
 
 
 @dataclass(frozen=True)
@@ -59,24 +49,20 @@ class KafkaInfo:
     pod_bootstrap: str | None = None
 
 
-def _lib() -> Path:
-    return proc.cache_dir("kafka", VERSION) / "lib"
-
-
 def build() -> None:
     """Resolve the broker jars with Maven, only when they are not cached yet.
 
     Maven writes into ``lib.partial`` which is renamed at the end, so an interrupted download
     never leaves a ``lib/`` that looks complete.
     """
-    lib = _lib()
+    lib = kafka_broker.lib()
     if (lib / f"kafka_2.13-{VERSION}.jar").is_file():
         return
     if shutil.which("mvn") is None:
         raise proc.ServiceError("mvn not found: Maven 3.8+ is needed to fetch the Kafka jars")
     partial = lib.with_name("lib.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    pom, version, out = _HERE / "pom.xml", f"-Dkafka.version={VERSION}", f"-Dkafka.lib={partial}"
+    pom, version, out = kafka_broker.HERE / "pom.xml", f"-Dkafka.version={VERSION}", f"-Dkafka.lib={partial}"
     mvn: list[str | Path] = ["mvn", "-q", "-B", "-f", pom, "dependency:copy-dependencies", version, out]
     proc.run(mvn, what="mvn copy-dependencies (Kafka jars)")
     shutil.rmtree(lib, ignore_errors=True)
@@ -100,33 +86,33 @@ def ensure_running() -> tuple[KafkaInfo, bool]:
     """Reuse a live broker, else start a fresh one (stale pids killed, data wiped, new ports)."""
     if external := external_bootstrap():
         return KafkaInfo(bootstrap=external, pid=0), False
-    with _lock():
-        info = _SERVICE.read_info()
+    with kafka_broker.lock():
+        info = kafka_broker.SERVICE.read_info()
         if info and "sasl_port" in info["endpoints"] and answers(info["endpoints"]["bootstrap"]):
             if "pod_port" not in info["endpoints"]:
                 return _add_pod_listener(info), False
             return _kafka_info(info), False
-        _SERVICE.stop()
+        kafka_broker.SERVICE.stop()
         build()
         try:
             return _start_fresh(), True
         except proc.ServiceError as first:
             # Seen once in a clean CI rehearsal (cause unknown, not reproduced in 12 tries):
             # keep the evidence, then try once more from scratch before failing the session.
-            (_SERVICE.path / "first-start-failure.log").write_text(str(first))
-            _SERVICE.stop()
+            (kafka_broker.SERVICE.path / "first-start-failure.log").write_text(str(first))
+            kafka_broker.SERVICE.stop()
             return _start_fresh(), True
 
 
 def _start_fresh() -> KafkaInfo:
     """A new broker: empty data directory, new ports and SASL password, formatted and started."""
-    shutil.rmtree(_data_dir(), ignore_errors=True)
-    _rotate_log()
+    shutil.rmtree(kafka_broker.data_dir(), ignore_errors=True)
+    kafka_broker.rotate_log()
     names = ("broker_port", "controller_port", "sasl_port", "pod_port")
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(names, kafka_broker.free_ports(len(names)), strict=True))
     password = secrets.token_urlsafe(18)
-    _write_properties(ports, password)
-    _format_storage()
+    kafka_broker.write_properties(ports, password)
+    kafka_broker.format_storage()
     return _start(ports, password)
 
 
@@ -136,41 +122,41 @@ def _add_pod_listener(info: dict[str, Any]) -> KafkaInfo:
     ports = {key: int(value) for key, value in info["endpoints"].items() if key.endswith("_port")}
     taken = set(ports.values())
     ports["pod_port"] = next(port for port in iter(proc.free_port, None) if port not in taken)
-    for pid in _SERVICE.live_pids(info):
+    for pid in kafka_broker.SERVICE.live_pids(info):
         proc.stop_pid(pid)
-    _write_properties(ports, info["sasl_password"])
+    kafka_broker.write_properties(ports, info["sasl_password"])
     return _start(ports, info["sasl_password"])
 
 
 def stop() -> None:
     if external_bootstrap() is None:
-        _SERVICE.stop()
+        kafka_broker.SERVICE.stop()
 
 
 def logs() -> list[Path]:
-    return [] if external_bootstrap() else [_SERVICE.log("kafka")]
+    return [] if external_bootstrap() else [kafka_broker.SERVICE.log("kafka")]
 
 
 def running() -> bool:
     """True while the recorded broker process is alive (it may still be starting up)."""
-    return external_bootstrap() is None and _SERVICE.read_info() is not None
+    return external_bootstrap() is None and kafka_broker.SERVICE.read_info() is not None
 
 
 def kill() -> None:
     """SIGKILL the broker as a crash would, keeping its data directory and ports."""
     info = _recorded()
     pid = int(info["pids"]["broker"])
-    if pid not in _SERVICE.live_pids(info):
+    if pid not in kafka_broker.SERVICE.live_pids(info):
         raise proc.ServiceError(f"kafka broker pid {pid} is not running; nothing to kill")
     os.killpg(pid, signal.SIGKILL)  # the broker leads its own session (proc.spawn)
-    _reap(pid)
+    kafka_broker.reap(pid)
 
 
 def restart() -> KafkaInfo:
     """Start the broker again on the same ports and data directory, and wait until ready."""
-    with _lock():
+    with kafka_broker.lock():
         info = _recorded()
-        for pid in _SERVICE.live_pids(info):
+        for pid in kafka_broker.SERVICE.live_pids(info):
             proc.stop_pid(pid)
         ports = {key: int(value) for key, value in info["endpoints"].items() if key.endswith("_port")}
         return _start(ports, info["sasl_password"])
@@ -180,15 +166,15 @@ def _recorded() -> dict[str, Any]:
     if external_bootstrap():
         raise proc.ServiceError(f"{BOOTSTRAP_ENV} is set: the external broker is not ours to kill or restart")
     try:
-        info: dict[str, Any] = json.loads(_SERVICE.info_file.read_text())
+        info: dict[str, Any] = json.loads(kafka_broker.SERVICE.info_file.read_text())
     except FileNotFoundError as exc:
         raise proc.ServiceError("no Kafka broker recorded; call ensure_running() first") from exc
     return info
 
 
 def _start(ports: dict[str, int], password: str) -> KafkaInfo:
-    log = _SERVICE.log("kafka")
-    broker = proc.spawn(_java("kafka.Kafka", _properties()), log)
+    log = kafka_broker.SERVICE.log("kafka")
+    broker = proc.spawn(kafka_broker.java("kafka.Kafka", kafka_broker.properties()), log)
     bootstrap = f"127.0.0.1:{ports['broker_port']}"
     endpoints = {
         "bootstrap": bootstrap,
@@ -202,7 +188,7 @@ def _start(ports: dict[str, int], password: str) -> KafkaInfo:
         "version": VERSION,
         "sasl_password": password,
     }
-    _SERVICE.write_info(info)
+    kafka_broker.SERVICE.write_info(info)
     try:
         proc.wait_until(
             functools.partial(answers, bootstrap),
@@ -215,33 +201,6 @@ def _start(ports: dict[str, int], password: str) -> KafkaInfo:
         proc.stop_pid(broker.pid)
         raise
     return _kafka_info(info)
-
-
-def _format_storage() -> None:
-    """Format the log directory as a standalone (single-voter, dynamic) KRaft quorum."""
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    fmt: list[str | Path] = ["format", "--standalone", "--config", _properties(), "--cluster-id", cluster_id]
-    proc.run(_java("kafka.tools.StorageTool", *fmt), what="kafka storage format")
-
-
-def _java(main_class: str, *args: str | Path) -> list[str | Path]:
-    log4j = f"-Dlog4j2.configurationFile={_HERE / 'log4j2.properties'}"
-    return ["java", *JVM_OPTS, log4j, "-cp", f"{_lib()}/*", main_class, *args]
-
-
-def _write_properties(ports: dict[str, int], password: str) -> None:
-    template = Template((_HERE / "server.properties").read_text())
-    values = {**ports, "data_dir": _data_dir(), "sasl_user": SASL_USER, "sasl_password": password}
-    values["pod_host"] = GATEWAY
-    _properties().write_text(template.substitute(values))
-    _properties().chmod(0o600)
-
-
-def _free_ports(count: int) -> list[int]:
-    ports = {proc.free_port()}
-    while len(ports) < count:
-        ports.add(proc.free_port())
-    return sorted(ports)
 
 
 def _kafka_info(info: dict[str, Any]) -> KafkaInfo:
@@ -259,36 +218,3 @@ def _kafka_info(info: dict[str, Any]) -> KafkaInfo:
         sasl=sasl,
         pod_bootstrap=endpoints.get("pod_bootstrap"),
     )
-
-
-def _reap(pid: int) -> None:
-    """Collect the killed broker if this process started it, so it leaves no zombie."""
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        proc.wait_until(lambda: not proc.pid_alive(pid), what=f"broker pid {pid} exit", timeout=15.0)
-
-
-def _rotate_log() -> None:
-    log = _SERVICE.log("kafka")
-    if log.exists():
-        log.replace(log.with_suffix(".log.1"))
-
-
-def _data_dir() -> Path:
-    return _SERVICE.path / "data"
-
-
-def _properties() -> Path:
-    return _SERVICE.path / "server.properties"
-
-
-@contextmanager
-def _lock() -> Iterator[None]:
-    """Serialise start/restart across concurrent test sessions sharing the state directory."""
-    with (_SERVICE.path / "lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
