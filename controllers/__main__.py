@@ -28,8 +28,19 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m controllers",
         description=__doc__.splitlines()[0],
         epilog="Settings: the CVERAG_* variables of controllers.machinery.config.OperatorSettings "
-        "(docs/configuration.md), e.g. CVERAG_NAMESPACE to watch one namespace.",
+        "(docs/configuration.md), e.g. CVERAG_NAMESPACE=a,b to watch two namespaces.",
     )
+
+
+def watched(pattern: str | None) -> list[str]:
+    """kopf's namespaces for CVERAG_NAMESPACE.  A list of plain names (``a,b``, what the Helm
+    chart's ``watchNamespaces`` sets) becomes one entry each: kopf then serves exactly those with
+    only Roles there, while a glob (``team-*, !team-x``) needs the cluster-wide namespace watch and
+    stays one kopf pattern, its commas and negations intact."""
+    if not pattern:
+        return []
+    names = [part.strip() for part in pattern.split(",") if part.strip()]
+    return [pattern] if any(c in pattern for c in "!*?") else names
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=settings.verbose)
     kopf.run(
         clusterwide=settings.namespace is None,
-        namespaces=[settings.namespace] if settings.namespace else [],
+        namespaces=watched(settings.namespace),
         liveness_endpoint=settings.liveness,
         standalone=True,
     )

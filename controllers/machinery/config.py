@@ -25,7 +25,9 @@ class OperatorSettings(BaseSettings):
     )
 
     namespace: str | None = Field(
-        default=None, description="Watch only this namespace; unset, the whole cluster."
+        default=None,
+        description="Watch only these namespaces: names (`a,b`, served with Roles only) or a kopf "
+        "glob pattern (`team-*, !team-x`, needs the namespace watch); unset, the whole cluster.",
     )
     tick_seconds: float = Field(
         default=30.0,
