@@ -47,7 +47,14 @@ def run(
     }
     if kubeconfig is not None:
         env["KUBECONFIG"] = str(kubeconfig)
-    return subprocess.run([str(binary()), *args], env=env, text=True, capture_output=True, check=check)
+    done = subprocess.run([str(binary()), *args], env=env, text=True, capture_output=True, check=False)
+    if check and done.returncode != 0:
+        raise HelmError(f"helm {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr}")
+    return done
+
+
+class HelmError(RuntimeError):
+    """helm exited non-zero; the message carries its stderr (which names the bad value)."""
 
 
 if __name__ == "__main__":  # pragma: no cover - a convenience wrapper for people
