@@ -54,6 +54,7 @@ class Kind:
 
 BAD_REQUEST = Kind("bad_request", 400, "The request could not be read")
 NOT_A_CVE_ID = Kind("not_a_cve_id", 400, "Not a CVE id")
+INVALID_CURSOR = Kind("invalid_cursor", 400, "Not a change cursor of this store")
 MISSING_API_KEY = Kind("missing_api_key", 401, "An API key is required")
 INVALID_API_KEY = Kind("invalid_api_key", 401, "The API key is not valid")
 FORBIDDEN = Kind("forbidden", 403, "Forbidden")
@@ -71,6 +72,7 @@ HTTP_ERROR = Kind("http_error", 400, "HTTP error")  # any other status the frame
 KINDS = (
     BAD_REQUEST,
     NOT_A_CVE_ID,
+    INVALID_CURSOR,
     MISSING_API_KEY,
     INVALID_API_KEY,
     FORBIDDEN,
