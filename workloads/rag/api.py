@@ -22,7 +22,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from workloads.common.records import is_cve_id
 from workloads.rag import openapi, problems
+from workloads.rag.answers.select import Selection
 from workloads.rag.guards import BodyLimit, Guard
+from workloads.rag.history_api import history_router
 from workloads.rag.problems import FieldError, ProblemError
 from workloads.rag.schemas import (
     AskEvent,
@@ -32,8 +34,9 @@ from workloads.rag.schemas import (
     SearchRequest,
     SearchResponse,
     SearchResult,
+    as_of_moment,
 )
-from workloads.rag.service import RagService, Selection, sse
+from workloads.rag.service import RagService, sse
 from workloads.rag.settings import RagSettings
 
 CVE_ID = Path(
@@ -118,7 +121,8 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
         _check_top_k(top_k, settings)
         try:
             filters = body.filters.to_filters()
-            hits = await svc(request).search(body.query, top_k, filters)
+            as_of = as_of_moment(body.as_of) if body.as_of else None
+            hits = await svc(request).search(body.query, top_k, filters, as_of)
         except ValueError as exc:
             raise ProblemError(problems.INVALID_REQUEST, f"invalid request: {exc}") from exc
         return SearchResponse(results=[SearchResult(**vars(h)) for h in hits])
@@ -135,14 +139,15 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
     async def ask(body: AskRequest, request: Request) -> Any:
         _check_top_k(body.top_k, settings)
         service_ = svc(request)
+        as_of = as_of_moment(body.as_of) if body.as_of else None
         if body.stream:
-            chosen = await service_.facts_for(body.question, body.top_k)
+            chosen = await service_.facts_for(body.question, body.top_k, as_of)
             return StreamingResponse(
                 _events(service_, body, chosen, metrics),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        answer = await service_.ask(body.question, body.top_k)
+        answer = await service_.ask(body.question, body.top_k, as_of)
         metrics.answers.labels("fallback" if answer.fallback_reason else "model").inc()
         return {"answer": answer.answer, "citations": answer.citations, "model": answer.model}
 
@@ -156,6 +161,7 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
             **facts.fields,
             "cvss": facts.cvss,
             "cwe": facts.cwe,
+            "assessments": facts.assessments,
             "kev": facts.kev,
             "epss": facts.epss,
             "affected": facts.affected,
@@ -189,6 +195,8 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
             "cve_id": versions[0].cve_id,
             "versions": [{f: getattr(v, f) for f in fields} for v in versions],
         }
+
+    app.include_router(history_router(guard))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

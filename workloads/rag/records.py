@@ -8,20 +8,21 @@ the loaded catalog), EPSS, and affected version ranges rendered from the record'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from workloads.store import assessments_query
 from workloads.store import fields as f
 from workloads.store.projection import CVSS_VERSIONS
 
 CVE_URL = "https://www.cve.org/CVERecord?id={}"
 _LABELS = {"v40": "CVSS 4.0", "v31": "CVSS 3.1", "v30": "CVSS 3.0", "v20": "CVSS 2.0"}
 _COLUMNS = (
-    "c.cve_id, c.state, c.version, c.assigner, c.title, c.description, c.date_published, c.date_updated,"
+    "c.cve_id, c.state, c.version, c.valid_from, c.assigner, c.title, c.description, c.date_published, c.date_updated,"
     " c.date_rejected, c.base_score::float8 AS base_score, c.base_severity, c.cwe_ids, c.vendors, c.products,"
     " c.cpes, c.ssvc_exploitation, c.ssvc_automatable, c.ssvc_technical_impact, v.record,"
     " coalesce(c.kev_date_added, k.date_added) AS kev_date_added, k.required_action AS kev_required_action,"
@@ -47,6 +48,8 @@ class CveFacts:
     published: date | None
     updated: date | None
     fields: dict[str, Any] = field(default_factory=dict)
+    assessments: list[dict[str, Any]] = field(default_factory=list)
+    """Every assessor's CVSS/CWE with its source, in preference order (docs/provenance.md)."""
 
     @property
     def url(self) -> str:
@@ -150,4 +153,7 @@ class RecordReader:
         )
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(query, [cve_ids]).fetchall()
-        return {r["cve_id"]: (facts_of(r), r["record"]) for r in rows}
+            assessed = assessments_query.read(conn, cve_ids)
+        return {
+            r["cve_id"]: (replace(facts_of(r), assessments=assessed.get(r["cve_id"], [])), r["record"]) for r in rows
+        }

@@ -9,7 +9,7 @@ What the models refuse, the OpenAPI document says, so generated clients and fuzz
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -38,6 +38,39 @@ def _iso_day(value: object) -> object:
         return value
     raise ValueError("must be a date as YYYY-MM-DD")
 
+
+_AS_OF_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
+
+
+def as_of_moment(value: str) -> datetime:
+    """An ``as_of`` as a time: a date is the end of that day (UTC), so "as of 2024-05-01"
+    includes that day's changes; a date-time without a zone is UTC."""
+    if len(value) == 10:
+        return datetime.combine(date.fromisoformat(value), time.max, tzinfo=UTC)
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _valid_as_of(value: str) -> str:
+    try:
+        as_of_moment(value)
+    except ValueError as exc:
+        raise ValueError(f"must be an ISO-8601 date (YYYY-MM-DD) or date-time: {exc}") from None
+    return value
+
+
+AsOf = Annotated[
+    str,
+    AfterValidator(_valid_as_of),
+    Field(
+        pattern=_AS_OF_PATTERN,
+        max_length=40,
+        description="answer from the store as it was then: an ISO-8601 date (its end, UTC) or date-time",
+    ),
+]
 
 # What the pattern says for clients: no NUL, and something besides the whitespace pydantic strips
 # (Unicode White_Space), since a blank string fails min_length once stripped.
@@ -93,6 +126,7 @@ class SearchRequest(BaseModel):
     query: Text = Field(min_length=1, max_length=2000, strict=True)
     top_k: Whole = Field(default=10, ge=1, le=50, strict=True)
     filters: RequestFilters = Field(default_factory=lambda: RequestFilters())
+    as_of: AsOf | None = None
 
 
 class SearchResult(BaseModel):
@@ -114,12 +148,16 @@ class AskRequest(BaseModel):
     question: Text = Field(min_length=1, max_length=2000, strict=True)
     top_k: Whole = Field(default=5, ge=1, le=20, strict=True)
     stream: bool = Field(default=False, strict=True, description="answer as server-sent events")
+    as_of: AsOf | None = None
 
 
 class Citation(BaseModel):
     cve_id: str
     title: str | None
     url: str
+    version: int | None = Field(default=None, description="the stored version the answer read")
+    valid_from: datetime | None = Field(default=None, description="when that version became valid")
+    ref: str | None = Field(default=None, description="the version cited: CVE-YYYY-NNNN@v<version>")
 
 
 class AskResponse(BaseModel):

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
@@ -21,13 +22,13 @@ from starlette.concurrency import run_in_threadpool
 
 from workloads.index.embedding import Embedder, create_embedder
 from workloads.index.settings import open_backend
-from workloads.rag import prompt
+from workloads.rag.answers import compose
+from workloads.rag.answers.select import Answerer, Selection
 from workloads.rag.entities import NameCatalog
 from workloads.rag.llm import ChatModel, LlmUnavailable
 from workloads.rag.records import CveFacts, RecordReader
 from workloads.rag.retrieval import Hit, Retriever
 from workloads.rag.settings import RagSettings
-from workloads.rag.understand import cve_ids
 from workloads.rag.vectors import VectorSearch
 from workloads.store.models import CveVersion
 from workloads.store.query import StoreReader
@@ -40,17 +41,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Answer:
     answer: str
-    citations: list[dict[str, str | None]]
+    citations: list[dict[str, Any]]
     model: str
     fallback_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The records an answer is built from, and the ids of those left out (top_k, the model's context)."""
-
-    facts: list[CveFacts]
-    left_out: list[str]
 
 
 def open_pool(settings: RagSettings) -> ConnectionPool[Any]:
@@ -81,6 +74,7 @@ class RagService:
         )
         self.retriever = Retriever(self.pool, self.vectors, NameCatalog(self.pool))
         self.reader = RecordReader(self.pool)
+        self.answers = Answerer(self.pool, self.reader, self.retriever, settings.prompt_budget)
         self.llm = (
             ChatModel(
                 settings.llm_url,
@@ -99,59 +93,48 @@ class RagService:
         self.vectors.close()
         self.pool.close()
 
-    async def search(self, query: str, top_k: int, filters: Filters) -> list[Hit]:
-        return await run_in_threadpool(self.retriever.search, query, top_k, filters)
+    async def search(
+        self, query: str, top_k: int, filters: Filters, as_of: datetime | None = None
+    ) -> list[Hit]:
+        """The best hits; with ``as_of``, of the records the store held then, as they were then."""
+        return await run_in_threadpool(self.answers.search, query, top_k, filters, as_of)
 
-    async def facts_for(self, question: str, top_k: int) -> Selection:
-        """The named CVEs the store knows, else the best hits; at most ``top_k``, and only as
-        many as fit the model's context (:func:`prompt.fit`), the rest reported as left out."""
-        named = cve_ids(question)
-        found = await run_in_threadpool(self.reader.current, named) if named else {}
-        if found:
-            facts = [found[c][0] for c in named if c in found]
-        else:
-            hits = await self.search(question, top_k, Filters())
-            records = await run_in_threadpool(self.reader.current, [h.cve_id for h in hits])
-            facts = [records[h.cve_id][0] for h in hits if h.cve_id in records]
-        kept, rest = prompt.fit(question, facts[:top_k], self.settings.prompt_budget)
-        return Selection(kept, [f.cve_id for f in rest + facts[top_k:]])
+    async def facts_for(self, question: str, top_k: int, as_of: datetime | None = None) -> Selection:
+        """The records and findings of an answer (:class:`~workloads.rag.answers.select.Answerer`):
+        at most ``top_k`` records, only as many as fit the model's context, the rest left out."""
+        return await run_in_threadpool(self.answers.select, question, top_k, as_of)
 
     @staticmethod
-    def citations(facts: list[CveFacts]) -> list[dict[str, str | None]]:
-        return [{"cve_id": f.cve_id, "title": f.title, "url": f.url} for f in facts]
+    def citations(chosen: Selection) -> list[dict[str, Any]]:
+        return compose.citations(chosen)
 
     def _fallback(self, question: str, chosen: Selection, reason: str) -> Answer:
-        return Answer(
-            prompt.grounded_answer(question, chosen.facts, reason, chosen.left_out),
-            self.citations(chosen.facts),
-            NO_MODEL,
-            reason,
-        )
+        return Answer(compose.fallback(question, chosen, reason), self.citations(chosen), NO_MODEL, reason)
 
-    async def ask(self, question: str, top_k: int) -> Answer:
-        chosen = await self.facts_for(question, top_k)
+    async def ask(self, question: str, top_k: int, as_of: datetime | None = None) -> Answer:
+        chosen = await self.facts_for(question, top_k, as_of)
         facts = chosen.facts
         if self.llm is None or not facts:
             return self._fallback(
                 question, chosen, "no language model is configured" if facts else "no records"
             )
         try:
-            text = await self.llm.complete(prompt.messages(question, facts))
+            text = await self.llm.complete(compose.messages(question, chosen))
         except LlmUnavailable as exc:
             log.warning("answering without the model: %s", exc)
             return self._fallback(question, chosen, str(exc))
-        return Answer(prompt.with_facts(text, facts, chosen.left_out), self.citations(facts), self.llm.model)
+        return Answer(compose.with_model(text, chosen), self.citations(chosen), self.llm.model)
 
     async def ask_events(
-        self, question: str, top_k: int, chosen: Selection | None = None
+        self, question: str, top_k: int, chosen: Selection | None = None, as_of: datetime | None = None
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """``(event, data)`` pairs: ``citations``, then ``delta`` pieces, then ``done`` (the whole
         answer).  The API passes the records (``chosen``) read before the stream starts, so a
         store that fails is an error response, not a stream cut short after its 200."""
         if chosen is None:
-            chosen = await self.facts_for(question, top_k)
+            chosen = await self.facts_for(question, top_k, as_of)
         facts = chosen.facts
-        citations = self.citations(facts)
+        citations = self.citations(chosen)
         yield "citations", {"citations": citations}
         if self.llm is None or not facts:
             answer = self._fallback(
@@ -160,21 +143,23 @@ class RagService:
             yield "delta", {"text": answer.answer}
             yield "done", _done(answer)
             return
-        pieces: list[str] = []
+        pieces: list[str] = [compose.lead(chosen)] if chosen.findings else []
+        if pieces:
+            yield "delta", {"text": pieces[0]}
         try:
-            async for piece in self.llm.stream(prompt.messages(question, facts)):
+            async for piece in self.llm.stream(compose.messages(question, chosen)):
                 pieces.append(piece)
                 yield "delta", {"text": piece}
         except LlmUnavailable as exc:
             log.warning("streamed answer without the model: %s", exc)
-            if not pieces:
+            if "".join(pieces) == compose.lead(chosen):  # nothing from the model yet
                 answer = self._fallback(question, chosen, str(exc))
-                yield "delta", {"text": answer.answer}
+                yield "delta", {"text": answer.answer.removeprefix("".join(pieces))}
                 yield "done", _done(answer)
                 return
             pieces.append(f"\n\n[The language model stopped: {exc}.]")
             yield "delta", {"text": pieces[-1]}
-        tail = "\n\nFacts from the store:\n" + prompt.facts_block(facts, chosen.left_out)
+        tail = compose.tail(chosen)
         yield "delta", {"text": tail}
         yield "done", _done(Answer("".join(pieces).strip() + tail, citations, self.llm.model))
 
