@@ -25,6 +25,7 @@ import secrets
 from typing import Any
 
 from workloads.rag.records import CveFacts
+from workloads.store import assessments_query
 
 SYSTEM_RULES = (
     "You are a vulnerability analyst. Answer the user's question using only the CVE records in the "
@@ -66,6 +67,7 @@ def fact_lines(fact: CveFacts) -> list[str]:
         lines.append(
             f"  {score['version']}: {value} {score['severity'] or ''} {score['vector'] or ''}".rstrip()
         )
+    lines.extend(f"  {line}" for line in assessments_query.lines(fact.assessments))
     if fact.cwe:
         lines.append(
             "  Weakness: "
@@ -133,6 +135,7 @@ def record_context(fact: CveFacts) -> dict[str, Any]:
         "cvss": [{k: s[k] for k in ("version", "score", "severity")} for s in fact.cvss],
         "cwe": [neutralise(c["id"]) for c in fact.cwe],
         "known_exploited": bool(fact.kev),
+        "assessments_by_source": [neutralise(line) for line in assessments_query.lines(fact.assessments)],
         "affected": [neutralise(line) for line in fact.affected[:5]],
         "published": fact.published.isoformat() if fact.published else None,
     }

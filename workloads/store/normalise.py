@@ -20,6 +20,7 @@ from typing import Any
 
 from workloads.common.records import DocumentKind
 from workloads.store import fields as f
+from workloads.store.assessments import from_cve5
 from workloads.store.nvd import normalise_nvd
 from workloads.store.projection import CWE_ID, Normalised, cvss_of, english
 
@@ -111,6 +112,7 @@ def normalise_cve5(doc: dict[str, Any], cve_id: str) -> Normalised:
                 if version and version not in result.cvss and (found := cvss_of(metric, key)):
                     result.cvss[version] = found
     _affected([cna, *adp], result)
+    result.assessments = from_cve5(cna, adp)
     return result
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from workloads.common.records import DocumentKind
 from workloads.store import fields as f
+from workloads.store.assessments import from_nvd
 from workloads.store.projection import CWE_ID, Cvss, Normalised, english
 
 NVD_METRICS = {"cvssMetricV40": "v40", "cvssMetricV31": "v31", "cvssMetricV30": "v30", "cvssMetricV2": "v20"}
@@ -79,4 +80,5 @@ def normalise_nvd(doc: dict[str, Any], cve_id: str) -> Normalised:
     result.vendors = f.unique(v for v, _ in pairs)
     result.products = f.unique(p for _, p in pairs)
     result.vendor_products = f.unique(f"{v}:{p}" if v and p else None for v, p in pairs)
+    result.assessments = from_nvd(cve)
     return result

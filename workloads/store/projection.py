@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workloads.common.records import DocumentKind
 from workloads.store import fields as f
+
+if TYPE_CHECKING:
+    from workloads.store.assessments import Assessment
 
 CVSS_VERSIONS = ("v40", "v31", "v30", "v20")
 CWE_ID = re.compile(r"\bCWE-\d+\b")
@@ -47,6 +50,8 @@ class Normalised:
     cpes: list[str] = field(default_factory=list)
     kev_date_added: date | None = None
     ssvc: dict[str, str] = field(default_factory=dict)
+    assessments: list[Assessment] = field(default_factory=list)
+    """Every assessor's CVSS and CWE, labelled (:mod:`workloads.store.assessments`)."""
 
     @property
     def base(self) -> Cvss | None:

@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from workloads.common.records import DocumentKind
+from workloads.store import assessments_writer
 from workloads.store.db import StoreTarget, connect, lock_name
 from workloads.store.messages import Incoming, Rejected
 from workloads.store.rows import CURRENT_COLUMNS, VERSION_COLUMNS, current_row, version_row
@@ -106,9 +107,14 @@ class BatchWriter:
             outcome.replayed = len(messages) - len(fresh)
             incoming = [m for m in fresh if isinstance(m, Incoming)]
             if incoming:
-                result = plan(incoming, self._current(incoming))
+                current = self._current(incoming)
+                incoming, enrichment = assessments_writer.split(
+                    incoming, current
+                )  # NVD items of CVE 5 records
+                result = plan(incoming, current)
                 self._write(result)
-                outcome.versions, outcome.unchanged = len(result.versions), result.unchanged
+                assessments_writer.write(self.conn.cursor(), result, enrichment, set(current))
+                outcome.versions, outcome.unchanged = len(result.versions), result.unchanged + len(enrichment)
                 outcome.out_of_order = sum(v.out_of_order for v in result.versions)
             # after the writes: a batch the database refuses is retried in parts, and letters
             # sent before the refusal would be sent again with every part
