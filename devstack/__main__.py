@@ -17,9 +17,9 @@ from devstack import proc
 COMPONENTS = ("postgres", "kafka", "cluster")
 # Built by `build` too: the llama.cpp server the LLM tests talk to (a long compile, cached).
 BUILD_ALSO = ("llm",)
-# Started only when named (`up node`: a real kubelet, after the cluster); a plain `build`
-# builds it and a plain `down` stops it first, undoing what it changed on the host.
-OPTIONAL = ("node",)
+# Started only when named (`up node`: a real kubelet, after the cluster; `up kind`: a kind
+# cluster in a Docker engine); a plain `build` builds them and a plain `down` stops them first.
+OPTIONAL = ("node", "kind")
 # Only built (`build image`, also by a plain `build`): the cverag image's OCI archive (devstack/image.py).
 BUILD_ONLY = ("image",)
 
@@ -37,7 +37,7 @@ def _module(name: str) -> ModuleType:
 
 
 def _env_lines(name: str, info: object) -> list[str]:
-    if name == "cluster":
+    if name in ("cluster", "kind"):
         return [f"export KUBECONFIG={info.kubeconfig}"]  # type: ignore[attr-defined]
     if name == "node":
         return [f"node {info.name}: nodeSelector {info.node_selector}, tolerations {info.tolerations}"]  # type: ignore[attr-defined]

@@ -76,7 +76,8 @@ class NodeInfo:
             "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(self.tolerations),
         }
 
-    def ctr(self, *args: str) -> str:
+    def ctr(self, *args: str, node: str | None = None) -> str:
+        """``ctr`` in the node's containerd (``node``: for the kind nodes' interface; one node here)."""
         return proc.run(["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args], what="ctr")
 
     def import_image(self, archive: Path) -> None:

@@ -10,8 +10,6 @@ are attached to its report.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,25 +57,13 @@ def kafka(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from _service(module, request)
 
 
-def _docker_engine_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
-
-
-@pytest.fixture(scope="session", params=["local", "kind"])
+@pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A Kubernetes cluster with nodes in three zones and a GPU pool (``.kubeconfig``).
+    """A Kubernetes cluster with nodes in three zones and a GPU pool (``.kubeconfig``): the
+    control plane as local processes with kwok nodes.  The end-to-end also runs on kind
+    (``tests/e2e``, ``devstack.kind``); tests that only need an API server stay here."""
+    from devstack import cluster as module
 
-    ``local`` runs the control plane as processes with kwok nodes; ``kind`` is the same
-    test against a kind cluster through pytest-kind, for machines with a Docker engine.
-    """
-    if request.param == "kind":
-        if not _docker_engine_available():
-            pytest.skip("kind provider needs a Docker engine; none runs on this machine")
-        from devstack import kind as module
-    else:
-        from devstack import cluster as module  # type: ignore[no-redef]
     yield from _service(module, request)
 
 
@@ -87,8 +73,6 @@ def real_node(cluster: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
     Skipped, with the reason, where containers cannot run (no containerd, runc or cgroups).
     """
-    if cluster.provider != "local":
-        pytest.skip("the real node joins the local control plane only")
     from devstack import node as module
 
     if reason := module.unavailable():

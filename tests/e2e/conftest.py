@@ -1,7 +1,10 @@
-"""Fixtures of the quickstart end to end: the image on the real node, your own servers, the operator.
+"""Fixtures of the quickstart end to end: the image on the nodes, your own servers, the operator.
 
-Skipped, with the reason, only where containers cannot run (``real_node``) or the image cannot
-be built (no buildah/debootstrap, not root); everything else that goes wrong fails.  When the
+The same test runs on two targets (:func:`target`): ``real-node``, the local control plane
+with its real kubelet node, and ``kind``, a kind cluster of one control plane and two zoned
+workers in a Docker engine (``devstack.kind``).  Skipped, with the reason, only where
+containers cannot run (``real_node``), no Docker engine can be had (``kind``) or the image
+cannot be built (no buildah/debootstrap, not root); everything else that goes wrong fails.  When the
 test fails, every pod's status and last log lines are attached to its report; at the end of
 the session the terminal summary lists the times of each step and the pods that ran.
 """
@@ -14,6 +17,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,8 +32,9 @@ from devstack import image, proc
 from devstack.cluster import ClusterInfo
 from devstack.k8s_build import locked
 from devstack.node import NodeInfo
+from tests.conftest import KEEP_SERVICES
 from tests.e2e import byo, install, quickstart
-from tests.e2e.containers import CrashGuard
+from tests.e2e.containers import CrashGuard, Nodes
 from tests.fakes.github_releases import FakeGitHubReleases
 
 TIMES: dict[str, float] = {}
@@ -71,22 +76,56 @@ def one_at_a_time(step: Steps) -> Iterator[None]:
         yield
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where the quickstart runs: a cluster and the nodes its pods run on."""
+
+    cluster: ClusterInfo
+    nodes: Nodes
+    node_names: tuple[str, ...]
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return self.nodes.namespace_annotations or {}
+
+
+@pytest.fixture(scope="module", params=["real-node", "kind"])
+def target(request: pytest.FixtureRequest, real_node: NodeInfo, step: Steps) -> Iterator[Target]:
+    """The local control plane with the real node, or a kind cluster.  kind's pods reach the
+    host at the real node's gateway too (the host answers for its addresses on every
+    interface), where the broker's pod listener is advertised: so both targets use it."""
+    if request.param == "real-node":
+        yield Target(request.getfixturevalue("cluster"), real_node, (real_node.name,))
+        return
+    from devstack import kind
+
+    if (reason := kind.unavailable()) is not None:
+        pytest.skip(f"the kind target needs a Docker engine: {reason}")
+    with step("kind: node image, cluster created"):
+        info, started = kind.ensure_running()
+    nodes = kind.nodes(real_node.gateway)
+    yield Target(info, nodes, nodes.workers)
+    if started and not KEEP_SERVICES:
+        kind.stop()
+
+
 @pytest.fixture(scope="module")
-def api(cluster: ClusterInfo) -> Iterator[client.ApiClient]:
-    with cluster.api_client() as api:
+def api(target: Target) -> Iterator[client.ApiClient]:
+    with target.cluster.api_client() as api:
         yield api
 
 
 @pytest.fixture(scope="module")
-def node_image(real_node: NodeInfo, step: Steps) -> image.Image:
-    """The working tree's image, built or taken from the cache, in the node's containerd."""
+def node_image(target: Target, step: Steps) -> image.Image:
+    """The working tree's image, built or taken from the cache, in the nodes' containerd."""
     if image.cached() is None and (reason := image.unavailable()) is not None:
         pytest.skip(f"the cverag image cannot be built here: {reason}")
     with step("image: build or reuse"):
         built = image.build()
-    with step("image: import into containerd"):
-        if _digest(built.archive) not in real_node.ctr("images", "ls", f"name=={built.name}"):
-            real_node.import_image(built.archive)
+    with step(f"image: import into containerd ({len(target.node_names)} node(s))"):
+        listed = [target.nodes.ctr("images", "ls", f"name=={built.name}", node=n) for n in target.node_names]
+        if not all(_digest(built.archive) in out for out in listed):
+            target.nodes.import_image(built.archive)
     return built
 
 
@@ -99,14 +138,15 @@ def _digest(archive: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def app_namespace(api: client.ApiClient, real_node: NodeInfo) -> Iterator[str]:
-    """The quickstart's namespace, annotated so every pod made in it runs on the real node."""
+def app_namespace(api: client.ApiClient, target: Target) -> Iterator[str]:
+    """The quickstart's namespace; on the real node's target, annotated so every pod made in it
+    runs on the real node."""
     core = client.CoreV1Api(api)
     name = f"e2e-qs-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name, "annotations": real_node.namespace_annotations}})
+    core.create_namespace({"metadata": {"name": name, "annotations": target.annotations}})
     probe = {"metadata": {"name": "probe"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
     admitted = core.create_namespaced_pod(name, probe, dry_run="All")
-    if admitted.spec.node_selector != real_node.node_selector:
+    if admitted.spec.node_selector != target.nodes.node_selector:
         core.delete_namespace(name)
         pytest.fail(
             "the API server runs without the PodNodeSelector/PodTolerationRestriction admission "
@@ -118,8 +158,9 @@ def app_namespace(api: client.ApiClient, real_node: NodeInfo) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def database(postgres: Any) -> Iterator[str]:
-    """A database of its own on the suite's PostgreSQL (loopback DSN), dropped afterwards."""
+def database(postgres: Any, target: Target) -> Iterator[str]:
+    """A database of its own for each target on the suite's PostgreSQL (loopback DSN), dropped
+    afterwards."""
     name = f"e2e_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(postgres.dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -146,8 +187,9 @@ def github(
 
 
 @pytest.fixture(scope="module")
-def topics(kafka: Any) -> Iterator[list[str]]:
-    """The quickstart feed's topics, absent before (a failed run leaves them: Retain) and after."""
+def topics(kafka: Any, target: Target) -> Iterator[list[str]]:
+    """The quickstart feed's topics, absent before (a failed run leaves them: Retain) and after;
+    made again for each target (hence the parameter)."""
     topic = quickstart.kinds(quickstart.documents(quickstart.PLACEHOLDERS))["CveFeed"]
     names = [topic["spec"]["kafka"]["topic"]["name"]]
     names.append(f"{names[0]}.dlq")
@@ -199,17 +241,16 @@ def addresses(
 @pytest.fixture(scope="module")
 def operator(
     api: client.ApiClient,
-    cluster: ClusterInfo,
-    real_node: NodeInfo,
+    target: Target,
     node_image: image.Image,
     app_namespace: str,
     step: Steps,
 ) -> Iterator[list[dict[str, Any]]]:
-    """``kubectl apply -k bundles/operator``, running the image as a pod on the real node."""
+    """``kubectl apply -k bundles/operator``, running the image as a pod on the target's nodes."""
     core = client.CoreV1Api(api)
     with step("operator: install, pod started"):
-        applied = install.install(cluster, real_node.namespace_annotations, app_namespace)
-        guard = CrashGuard(cluster, core, [install.NAMESPACE])
+        applied = install.install(target.cluster, target.annotations, app_namespace)
+        guard = CrashGuard(target.cluster, core, [install.NAMESPACE])
         deadline = time.monotonic() + 300
         while install.operator_pod(core) is None:
             guard.check()
@@ -217,7 +258,7 @@ def operator(
             time.sleep(1)
     yield applied
     install.remove_resources(api, app_namespace)  # while the operator runs their finalizers
-    install.uninstall(api, real_node.namespace_annotations)
+    install.uninstall(api, target.annotations)
 
 
 @pytest.hookimpl(wrapper=True)

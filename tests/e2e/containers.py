@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes import client
 
 from devstack.cluster import ClusterInfo
+from devstack.kind import KindNodes
 from devstack.node import NodeInfo
 from tests.support.kube import kubectl
 
@@ -39,14 +40,18 @@ def container_id(status: Any) -> str:
     return str(status.container_id).split("://", 1)[1]
 
 
-def runtime_spec(node: NodeInfo, status: Any) -> dict[str, Any]:
+Nodes = NodeInfo | KindNodes  # the real kubelet node, or the kind cluster's nodes
+
+
+def runtime_spec(nodes: Nodes, pod: Any, status: Any) -> dict[str, Any]:
     """The OCI runtime spec containerd holds for the container (exited ones included)."""
-    info: dict[str, Any] = json.loads(node.ctr("containers", "info", container_id(status)))
+    raw = nodes.ctr("containers", "info", container_id(status), node=pod.spec.node_name)
+    info: dict[str, Any] = json.loads(raw)
     spec: dict[str, Any] = info["Spec"]
     return {**spec, "image": info["Image"]}
 
 
-def hardened(node: NodeInfo, pod: Any, image: str) -> list[str]:
+def hardened(nodes: Nodes, pod: Any, image: str) -> list[str]:
     """What in ``pod`` is not non-root / read-only / capability-free / from ``image`` (empty: all is)."""
     problems: list[str] = []
     name, pod_security = pod.metadata.name, pod.spec.security_context
@@ -62,7 +67,7 @@ def hardened(node: NodeInfo, pod: Any, image: str) -> list[str]:
         if not status.container_id:
             problems.append(f"{where}: never created by the runtime")
             continue
-        oci = runtime_spec(node, status)
+        oci = runtime_spec(nodes, pod, status)
         process = oci["process"]
         if (process["user"]["uid"], process["user"]["gid"]) != (UID, UID):
             problems.append(f"{where}: runs as {process['user']} in the runtime")

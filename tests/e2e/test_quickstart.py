@@ -30,9 +30,8 @@ from kubernetes import client
 from controllers.machinery.config import OperatorSettings
 from devstack import image
 from devstack.cluster import ClusterInfo
-from devstack.node import NodeInfo
 from tests.e2e import install, quickstart
-from tests.e2e.conftest import GUARD, PODS, Steps
+from tests.e2e.conftest import GUARD, PODS, Steps, Target
 from tests.e2e.containers import CrashGuard, container_id, hardened
 from tests.e2e.flow import children, not_ready, port_forward, resource, until
 from tests.e2e.store import WriteBlock, embedded, schema_exists, snapshot, uninterrupted
@@ -48,8 +47,7 @@ JOBS = {"cve-feed-sync", "cve-store-migrate"}
 def test_the_quickstart_runs_end_to_end_as_containers(
     request: pytest.FixtureRequest,
     api: client.ApiClient,
-    cluster: ClusterInfo,
-    real_node: NodeInfo,
+    target: Target,
     node_image: image.Image,
     app_namespace: str,
     addresses: quickstart.Addresses,
@@ -61,6 +59,7 @@ def test_the_quickstart_runs_end_to_end_as_containers(
     step: Steps,
 ) -> None:
     ns, core, batch = app_namespace, client.CoreV1Api(api), client.BatchV1Api(api)
+    cluster, nodes = target.cluster, target.nodes
     guard = request.node.stash[GUARD] = CrashGuard(cluster, core, [ns, install.NAMESPACE])
     docs = quickstart.documents(addresses)
     crs = quickstart.kinds(docs)
@@ -78,7 +77,8 @@ def test_the_quickstart_runs_end_to_end_as_containers(
         assert consumers, "no consumer runs although one waits to write"
         for pod in consumers:
             guard.caused[pod.metadata.name] = 1
-            real_node.ctr("tasks", "kill", "-s", "SIGKILL", container_id(pod.status.container_statuses[0]))
+            killed = container_id(pod.status.container_statuses[0])
+            nodes.ctr("tasks", "kill", "-s", "SIGKILL", killed, node=pod.spec.node_name)
         until(guard, lambda: _restarted(core, ns, consumers), "every killed consumer running again")
         for pod in consumers:
             (status,) = core.read_namespaced_pod(pod.metadata.name, ns).status.container_statuses
@@ -98,8 +98,8 @@ def test_the_quickstart_runs_end_to_end_as_containers(
         pods = _component(core, where, component)
         assert pods, f"no pod of {component} ran"
         for pod in pods:
-            assert not hardened(real_node, pod, node_image.name), hardened(real_node, pod, node_image.name)
-            assert pod.spec.node_name == real_node.name
+            assert not hardened(nodes, pod, node_image.name), hardened(nodes, pod, node_image.name)
+            assert pod.spec.node_name in target.node_names
             assert _served(pod, component in JOBS), f"{pod.metadata.name}: {pod.status}"
     (api_pod, *_) = _component(core, ns, "cve-rag-api")
     exec_ = ("-n", ns, "exec", api_pod.metadata.name, "--", "sh", "-c", "id -u; : > /x")
@@ -139,7 +139,7 @@ def test_the_quickstart_runs_end_to_end_as_containers(
         running = f'labels."io.kubernetes.pod.namespace"=={ns}'
         until(
             guard,
-            lambda: len(real_node.ctr("containers", "ls", "-q", running).split()) == 0,
+            lambda: len(nodes.ctr("containers", "ls", "-q", running).split()) == 0,
             "containers gone",
         )
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
