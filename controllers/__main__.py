@@ -19,7 +19,7 @@ import argparse  # noqa: E402  (after the handlers above, on purpose)
 import kopf  # noqa: E402
 
 import controllers.main  # noqa: E402, F401  (registers the handlers)
-from controllers.machinery import config  # noqa: E402
+from controllers.machinery import config, logging_json  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser().parse_args(argv)
     settings = config.current()
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=settings.verbose)
+    logging_json.install()  # the one log shape of every cverag program
     kopf.run(
         clusterwide=settings.namespace is None,
         namespaces=watched(settings.namespace),

@@ -2,6 +2,8 @@
 
 import sys
 
+from workloads.common import logs
 from workloads.feed.cli import main
 
+logs.configure("workloads.feed")  # JSON lines; cli.main's basicConfig then finds a handler and adds none
 sys.exit(main())

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from workloads.common.settings import SettingsError, env_var
+from workloads.feed import metrics as feed_metrics
 from workloads.feed.model import SourceKind, SourceUnavailable
 from workloads.feed.pipeline import Progress, run
 from workloads.feed.producer import RecordProducer
@@ -125,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.max_record_bytes,
         compression=settings.kafka_compression,
     )
-    summary = run(source, producer, settings.max_record_bytes, Progress(settings.progress_interval))
+    with feed_metrics.served(producer, str(source.kind), settings.release, settings.metrics_port):
+        summary = run(source, producer, settings.max_record_bytes, Progress(settings.progress_interval))
     print(json.dumps(summary), flush=True)
     return EX_TEMPFAIL if "failure" in summary or producer.counts.failed else 0

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from workloads.common.kafka_settings import KafkaClientSettings
+from workloads.common.metrics_server import MetricsSettings
 from workloads.common.settings import secret_value
 from workloads.feed.contract import DEFAULT_MAX_RECORD_BYTES
 from workloads.feed.fetch import RetryPolicy
@@ -21,7 +22,7 @@ from workloads.feed.nvd import MAX_PAGE, MAX_WINDOW
 from workloads.feed.producer import KafkaSettings
 
 
-class FeedSettings(KafkaClientSettings):
+class FeedSettings(KafkaClientSettings, MetricsSettings):
     """One run of the feed: which source and release, where to publish, how hard to retry."""
 
     source: SourceKind = Field(

@@ -15,19 +15,27 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
+from workloads.common import logs, metrics_server
 from workloads.common.pacing import Every
 from workloads.index.settings import IndexSettings, open_backend
 from workloads.index.sync import IndexSync, SyncReport
+
+if TYPE_CHECKING:
+    from workloads.index.metrics import SyncMetrics
 
 
 class _Progress:
     """At most one line every ``every`` seconds: processed/selected, rate and ETA."""
 
-    def __init__(self, every: float) -> None:
+    def __init__(self, every: float, metrics: SyncMetrics | None = None) -> None:
         self._pace = Every(every)
+        self._metrics = metrics
 
     def __call__(self, report: SyncReport) -> None:
+        if self._metrics is not None:
+            self._metrics.progress(report)
         if not self._pace.due():
             return
         rate = report.processed / max(report.seconds, 1e-9)
@@ -69,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"event": "config", "settings": settings.describe()}), flush=True)
         return 0
     from workloads.index.embedding import create_embedder
+    from workloads.index.metrics import SyncMetrics
 
     stopping = threading.Event()
 
@@ -85,18 +94,25 @@ def main(argv: list[str] | None = None) -> int:
         settings.batch_size,
         settings.metric,
     )
+    server = metrics_server.serve(settings.metrics_port)
+    metrics = SyncMetrics() if server is not None else None
     try:
         if args.rebuild:
             sync.prepare()
             sync.ledger.reset()
         while True:
-            report = sync.run_once(args.limit, _Progress(args.progress_every), stopping.is_set)
+            report = sync.run_once(args.limit, _Progress(args.progress_every, metrics), stopping.is_set)
+            if metrics is not None:
+                metrics.pass_done(report)
             print(json.dumps({"event": "summary", **report.as_json()}), flush=True)
             if args.interval is None or stopping.wait(args.interval):
                 return 0
     finally:
         sync.close()
+        if server is not None:
+            server.shutdown()
 
 
 if __name__ == "__main__":
+    logs.configure("workloads.index")  # as a program only: tests calling main() keep their capture
     sys.exit(main())

@@ -14,6 +14,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from workloads.common.metrics_server import MetricsSettings
 from workloads.common.settings import secret_value
 from workloads.index.backends import Metric, VectorBackend
 from workloads.index.embedding.settings import EmbeddingSettings
@@ -23,7 +24,7 @@ from workloads.store.settings import PostgresSettings
 BACKENDS = ("pgvector", "pinecone")
 
 
-class IndexSettings(PostgresSettings, EmbeddingSettings):
+class IndexSettings(PostgresSettings, EmbeddingSettings, MetricsSettings):
     """Where the vectors live and how they are made."""
 
     backend: Literal["pgvector", "pinecone"] = Field(

@@ -15,6 +15,7 @@ import sys
 
 import uvicorn
 
+from workloads.common import logs
 from workloads.rag import server
 from workloads.rag.api import create_app
 from workloads.rag.settings import RagSettings
@@ -46,9 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_config:
         print(json.dumps({"event": "config", "settings": settings.describe()}), flush=True)
         return 0
-    uvicorn.Server(server.config(create_app(settings), settings)).run()
+    # Once logs.configure has run (as a program), uvicorn's loggers go to the root's JSON handler.
+    quiet = {"log_config": None} if logs.configured() else {}
+    uvicorn.Server(server.config(create_app(settings), settings, **quiet)).run()
     return 0
 
 
 if __name__ == "__main__":
+    logs.configure("workloads.rag")  # as a program only: tests calling main() keep their capture
     sys.exit(main())

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from workloads.common import logs
 from workloads.store import enrichment, retention
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import migrate, schema_version
@@ -27,10 +28,13 @@ from workloads.store.settings import StoreSettings
 
 
 def _consume(args: argparse.Namespace, target: StoreTarget) -> dict[str, Any]:
+    from workloads.store import metrics
     from workloads.store.consumer import StoreConsumer
 
     migrate(target)
-    return StoreConsumer(args.settings.consume_settings(args.until_idle), target).run()
+    consumer = StoreConsumer(args.settings.consume_settings(args.until_idle), target)
+    with metrics.served(consumer, args.settings.metrics_port):
+        return consumer.run()
 
 
 def _keep(value: str) -> int | None:
@@ -147,4 +151,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    logs.configure("workloads.store")  # as a program only: tests calling main() keep their capture
     sys.exit(main())

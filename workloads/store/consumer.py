@@ -26,12 +26,13 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from workloads.store import metrics as store_metrics
 from workloads.store.applier import Applier, Stopping, log
 from workloads.store.db import StoreTarget, connect
 from workloads.store.deadletter import DeadLetters
@@ -68,6 +69,7 @@ class Pending:
     raws: list[RawMessage]
     decoded: list[Incoming | Rejected]
     outcomes: list[Future[BatchOutcome]]
+    read_at: float = field(default_factory=time.perf_counter)
 
 
 def raw_message(msg: Message) -> RawMessage:
@@ -213,6 +215,7 @@ class StoreConsumer:
         mismatches = sum(1 for d in pending.decoded if isinstance(d, Incoming) and not d.hash_header_ok)
         size = sum(len(r.value or b"") for r in pending.raws)
         self.progress.totals.add(len(pending.raws), size, outcome, mismatches)
+        store_metrics.batch_done(time.perf_counter() - pending.read_at)
         if self.progress.totals.batches % COLLECT_EVERY == 0:
             gc.collect()
         self._courtesy_commit(pending.raws)

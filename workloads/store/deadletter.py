@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from workloads.store import metrics
 from workloads.store.messages import Rejected
 from workloads.store.settings import ConsumeSettings
 
@@ -50,6 +51,7 @@ class DeadLetters:
         self._producer: Producer | None = None
 
     def send(self, rejected: list[Rejected]) -> None:
+        metrics.dead_lettered(item.reason for item in rejected)
         letters: list[Letter] = [(item, item.raw.value, dead_letter_headers(item)) for item in rejected]
         while letters:
             letters = [_cut(letter) for letter in self._deliver(letters)]

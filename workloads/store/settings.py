@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field, SecretStr
 
 from workloads.common.kafka_settings import KafkaClientSettings
+from workloads.common.metrics_server import MetricsSettings
 from workloads.common.settings import ProgramSettings, secret_value
 from workloads.store.db import DEFAULT_SCHEMA, StoreTarget
 from workloads.store.messages import DEFAULT_FUTURE_SKEW
@@ -65,7 +66,7 @@ class PostgresSettings(ProgramSettings):
         return StoreTarget(secret_value(self.pg_dsn) or "", self.pg_schema)
 
 
-class StoreSettings(PostgresSettings, KafkaClientSettings):
+class StoreSettings(PostgresSettings, KafkaClientSettings, MetricsSettings):
     """The store's consumers, migrations and retention: the database, the topic, the group."""
 
     consumer_group: str = Field(
