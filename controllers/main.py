@@ -30,7 +30,7 @@ from controllers.handlers import feed, index, rag, store
 from controllers.handlers.outcome import Outcome
 from controllers.machinery import conditions, config, events
 from controllers.machinery import settings as operator_settings
-from controllers.machinery.metrics import instrumented
+from controllers.machinery.metrics import conditions_written, instrumented
 
 # kopf takes the timers' interval when the handlers register, so the settings are read at import.
 TICK = config.current().tick_seconds
@@ -57,6 +57,12 @@ def publish(kind: type[Kind], body: Mapping[str, Any], outcome: Outcome[Any]) ->
         kube.custom(), kind, meta["namespace"], meta["name"], outcome.conditions, outcome.status
     )
     events.post_transitions(kube.core(), written, transitions)
+    conditions_written(
+        kind.__name__,
+        meta["namespace"],
+        meta["name"],
+        ((c.type, c.status_text == "True") for c in outcome.conditions),
+    )
 
 
 @kopf.on.resume(**FEEDS)
