@@ -73,11 +73,20 @@ def node_image(engine: DockerInfo) -> str:
         _build(engine, tag)
         docker(engine, "save", "-o", archive.with_suffix(".partial"), tag, what="docker save")
         archive.with_suffix(".partial").replace(archive)
-        for older in HOME.glob("kind-node-*.tar"):
-            if older != archive:
-                older.unlink()
+        _forget_older(engine, tag, archive)
         print(f"built {tag} in {time.monotonic() - started:.0f}s", flush=True)
     return tag
+
+
+def _forget_older(engine: DockerInfo, tag: str, archive: Path) -> None:
+    """Earlier recipes' archives and images: a node image is over a gigabyte."""
+    for older in HOME.glob("kind-node-*.tar"):
+        if older != archive:
+            older.unlink()
+    listed = docker(engine, "images", "--format", "{{.Repository}}:{{.Tag}}", tag.rsplit(":", 1)[0])
+    for stale in (t for t in listed.split() if t != tag):  # an image a node still runs stays
+        subprocess.run(["docker", "rmi", stale], env=engine.env, capture_output=True, check=False)
+    subprocess.run(["docker", "image", "prune", "-f"], env=engine.env, capture_output=True, check=False)
 
 
 def _present(engine: DockerInfo, tag: str) -> bool:
