@@ -7,6 +7,10 @@ with :mod:`workloads.store.assessments` (the store's own extractor) and counts, 
 * CWE: NVD has one; the CNA has one; the CNA's set equals NVD's; they share at least one;
 * CVSS 3.1: NVD has a vector; the CNA has one; the vectors are equal; the base scores are.
 
+``python -m bench.provenance --ingest 3000`` measures what keeping assessments costs the ingest
+path: the same records decoded and applied (in process, one writer connection, batches of 1000)
+(every n-th of the shared records, so all years) into two fresh schemas, with assessments and with their extraction and writing switched off.
+
 "NVD" is the ``nvd@nist.gov`` assessment only (not what NVD relays of the CNA).  The CISA-ADP
 container is measured the same way, since it fills in for CNAs that give no CVSS or CWE.
 """
@@ -15,7 +19,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,7 +106,65 @@ def report(counts: dict[str, int], source: str) -> str:
     )
 
 
+def _ingest_seconds(dsn: str, lines: list[bytes], with_assessments: bool) -> float:
+    from unittest import mock
+
+    from devstack.scratch import drop_schema, unique
+    from workloads.common.records import content_hash
+    from workloads.store import assessments_writer, normalise
+    from workloads.store.db import StoreTarget
+    from workloads.store.messages import RawMessage, decode
+    from workloads.store.migrate import migrate
+    from workloads.store.writer import BatchWriter
+
+    target = StoreTarget(dsn, unique("bench_prov"))
+    migrate(target)
+    patches: list[Any] = [] if with_assessments else [
+        mock.patch.object(normalise, "from_cve5", lambda cna, adp: []),
+        mock.patch.object(assessments_writer, "write", lambda *args: None),
+    ]  # fmt: skip
+    try:
+        for patch in patches:
+            patch.start()
+        writer = BatchWriter(target, "bench")
+        started = time.perf_counter()
+        for first in range(0, len(lines), 1000):
+            batch = []
+            for offset, line in enumerate(lines[first : first + 1000], start=first):
+                doc = json.loads(line)
+                headers = {"cverag-sha256": content_hash(doc), "cverag-kind": "cve5"}
+                raw = RawMessage("bench", 0, offset, str(cve_id(doc)).encode(), line, headers, None)
+                batch.append(decode(raw))
+            writer.apply(batch, lambda rejected: None)
+        elapsed = time.perf_counter() - started
+        writer.close()
+    finally:
+        for patch in patches:
+            patch.stop()
+        drop_schema(dsn, target.schema)
+    return elapsed
+
+
+def ingest(count: int) -> None:
+    from devstack import postgres
+
+    dsn = postgres.ensure_running()[0].dsn
+    with gzip.open(SHARED / "cve-records.jsonl.gz") as stream:
+        every = max(1, 62928 // count)  # spread over all years: old records carry few assessments
+        lines = [line.rstrip(b"\n") for n, line in enumerate(stream) if n % every == 0][:count]
+    rounds: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(3):
+        for flag in (False, True):
+            rounds[flag].append(_ingest_seconds(dsn, lines, flag))
+    best = {flag: min(times) for flag, times in rounds.items()}
+    print(f"ingest of {count} records (decode + apply, best of 3): without assessments {best[False]:.2f} s, "
+          f"with {best[True]:.2f} s, ratio {best[True] / best[False]:.2f}x; load average {os.getloadavg()}")  # fmt: skip
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--ingest":
+        ingest(int(sys.argv[2]))
+        return 0
     found = pairs()
     for source in ("CNA", "CISA-ADP"):
         print(report(agreement(found, source), source))
