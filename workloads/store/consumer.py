@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from workloads.store import bulkload
 from workloads.store import metrics as store_metrics
 from workloads.store.applier import Applier, Stopping, log
 from workloads.store.db import StoreTarget, connect
@@ -95,6 +97,9 @@ class StoreConsumer:
         self.assigned_at: float | None = None
         self.starts: dict[tuple[str, int], int] = {}
         self.applier = Applier(target, settings.group_id, DeadLetters(settings), settings.writers)
+        self.bulk_checked = not settings.bulk_load
+        self.bulk = False
+        self.indexes_built = 0
         self.consumer = Consumer(settings.consumer_config())
 
     def _stored_offsets(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
@@ -136,6 +141,8 @@ class StoreConsumer:
                 batch = self.consumer.consume(num_messages=self.settings.batch_size, timeout=0.5)
                 if batch:
                     last_message = time.monotonic()
+                    if not self.bulk_checked:  # the first batch: an empty store is loaded in bulk
+                        self.bulk_checked, self.bulk = True, bulkload.begin(self.target)
                     raws = self._prepare(batch)
                     decoded = self._decode(raws)  # while the writer thread applies the previous batch
                     self._collect(pending)
@@ -143,6 +150,8 @@ class StoreConsumer:
                 else:
                     self._collect(pending)
                     pending = None
+                    if self.bulk and self._caught_up():
+                        self._finish_bulk_load()
                     if self._idle_long_enough(last_message):
                         break
                 self.progress.tick()
@@ -178,6 +187,15 @@ class StoreConsumer:
             log(f"cannot check lag yet: {exc}")
             return False
         return bool(assigned)
+
+    def _finish_bulk_load(self) -> None:
+        """Build the indexes the initial load deferred; a database that fails it now is
+        asked again at the next idle moment (or by the next consumer)."""
+        try:
+            self.indexes_built += bulkload.finish(self.target)
+            self.bulk = False
+        except psycopg.OperationalError as exc:
+            log(f"could not build the deferred indexes yet: {exc}")
 
     def _prepare(self, batch: list[Message]) -> list[RawMessage]:
         raws = []

@@ -91,6 +91,12 @@ class StoreSettings(PostgresSettings, KafkaClientSettings, MetricsSettings):
         " (below the pod's 60 s grace period; positions are in PostgreSQL, so nothing is lost).",
     )
 
+    bulk_load: bool = Field(
+        default=True,
+        description="Load an empty store in bulk: its query indexes (full text, trigram, arrays) are"
+        " built once the consumer has caught up, not row by row (workloads/store/bulkload.py).",
+    )
+
     def consume_settings(self, until_idle: float | None = None) -> ConsumeSettings:
         if not self.kafka_bootstrap:
             raise ValueError("no Kafka bootstrap servers: set CVERAG_KAFKA_BOOTSTRAP or --bootstrap")
@@ -105,6 +111,7 @@ class StoreSettings(PostgresSettings, KafkaClientSettings, MetricsSettings):
             security=self.kafka_security(),
             future_skew=timedelta(seconds=self.future_skew_seconds),
             stop_timeout=self.stop_timeout_seconds,
+            bulk_load=self.bulk_load,
         )
 
 
@@ -126,6 +133,7 @@ class ConsumeSettings:
     security: dict[str, str] = field(default_factory=dict, repr=False)
     future_skew: timedelta = DEFAULT_FUTURE_SKEW
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
+    bulk_load: bool = True
 
     def __post_init__(self) -> None:
         self.dlq_topic = self.dlq_topic or f"{self.topic}.dlq"
