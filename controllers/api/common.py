@@ -64,6 +64,23 @@ class SecretKeyRef(CrdModel):
     """Key inside the Secret whose value is used."""
 
 
+class NetworkPolicies(CrdModel):
+    """Which traffic the resource's pods may send and receive (controllers/manifests/network.py).
+
+    Enforced only by a CNI that implements NetworkPolicy (Calico, Cilium, ...)."""
+
+    enabled: bool = True
+    """Make a NetworkPolicy per workload admitting only its known peers; false opts out (policies
+    managed elsewhere, or a cluster whose CNI enforces none)."""
+    monitoring_namespaces: list[Annotated[str, Field(min_length=1, max_length=63)]] = Field(
+        default_factory=lambda: ["monitoring"], max_length=16
+    )
+    """Namespaces (by their kubernetes.io/metadata.name) allowed to scrape the pods' /metrics."""
+    istio: bool = False
+    """Also make Istio objects for the same edges: PeerAuthentication (mTLS STRICT, the metrics
+    port PERMISSIVE for Prometheus) and AuthorizationPolicies; needs Istio's CRDs."""
+
+
 class SecretRef(CrdModel):
     """A whole Secret in the resource's namespace, whose documented keys are read."""
 

@@ -12,6 +12,7 @@ from controllers.api.common import (
     DeletionPolicy,
     Duration,
     Kind,
+    NetworkPolicies,
     Resources,
     SecretKeyRef,
     SecretRef,
@@ -188,6 +189,8 @@ class CveFeedSpec(CrdModel):
     """Template of the sync Jobs."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """Retain keeps the topics when the CveFeed is deleted; Delete removes them."""
+    network_policy: NetworkPolicies = Field(default_factory=NetworkPolicies)
+    """Network policies of the sync Jobs' pods (they reach only the source over HTTPS, Kafka and DNS)."""
 
 
 class CveFeedStatus(BaseStatus):

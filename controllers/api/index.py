@@ -13,6 +13,7 @@ from controllers.api.common import (
     Duration,
     Kind,
     LocalRef,
+    NetworkPolicies,
     Resources,
     SecretKeyRef,
     cel,
@@ -136,6 +137,8 @@ class CveIndexSpec(CrdModel):
     """Container image with the cverag workloads; by default this release's own image."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """Retain keeps the vectors when the CveIndex is deleted; Delete drops the table or index."""
+    network_policy: NetworkPolicies = Field(default_factory=NetworkPolicies)
+    """Network policies of the sync pods (they reach PostgreSQL, HTTPS embedding/Pinecone endpoints and DNS)."""
 
 
 class CveIndexStatus(BaseStatus):

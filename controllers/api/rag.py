@@ -11,6 +11,7 @@ from controllers.api.common import (
     CrdModel,
     Kind,
     LocalRef,
+    NetworkPolicies,
     Quantity,
     Resources,
     SecretKeyRef,
@@ -196,6 +197,16 @@ class Exposure(CrdModel):
     """An Ingress in front of the API Service."""
 
 
+class RagNetworkPolicies(NetworkPolicies):
+    """Network policies of a RAG endpoint: the API is reached from the ingress controller's
+    namespaces and its own namespace; the LLM only from the API."""
+
+    ingress_namespaces: list[Annotated[str, Field(min_length=1, max_length=63)]] = Field(
+        default_factory=lambda: ["ingress-nginx"], max_length=16
+    )
+    """Namespaces of the ingress controllers allowed to reach the API (besides the endpoint's own)."""
+
+
 class RagEndpointSpec(CrdModel):
     """Desired state of a RAG endpoint."""
 
@@ -209,6 +220,8 @@ class RagEndpointSpec(CrdModel):
     """Spreading and disruption budgets."""
     exposure: Exposure = Field(default_factory=Exposure)
     """External exposure."""
+    network_policy: RagNetworkPolicies = Field(default_factory=RagNetworkPolicies)
+    """Network policies of the API and LLM pods."""
 
 
 class RagEndpointStatus(BaseStatus):

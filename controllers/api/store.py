@@ -12,6 +12,7 @@ from controllers.api.common import (
     DeletionPolicy,
     Kind,
     LocalRef,
+    NetworkPolicies,
     Resources,
     SecretKeyRef,
     SecretRef,
@@ -131,6 +132,8 @@ class CveStoreSpec(CrdModel):
     """Version retention and snapshots."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """Retain keeps the schema when the CveStore is deleted; Delete drops it."""
+    network_policy: NetworkPolicies = Field(default_factory=NetworkPolicies)
+    """Network policies of the store's pods (consumers reach only Kafka, PostgreSQL and DNS)."""
 
 
 class CveStoreStatus(BaseStatus):

@@ -18,7 +18,7 @@ from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed, CveFeedStatus
 from controllers.clients import credentials, kafka_admin, kube, offsets, topics
 from controllers.clients.objects import condition
-from controllers.handlers import feed_sync
+from controllers.handlers import feed_sync, network
 from controllers.handlers.outcome import Outcome, merged, summarise
 from controllers.machinery import events
 from controllers.machinery.conditions import Cond
@@ -50,6 +50,7 @@ def changed(body: Mapping[str, Any]) -> Outcome[CveFeedStatus]:
 def tick(body: Mapping[str, Any]) -> Outcome[CveFeedStatus]:
     feed = CveFeed.from_body(body)
     cond, status, config = reconcile_topics(feed, body)
+    network.for_feed(feed, body)
     sync = feed_sync.step(feed, body, cond.status is True, datetime.now(UTC))
     status = merged(status, sync.status, CveFeedStatus(source_type=feed.spec.source.type))
     if config is not None and (sync.completed or status.active_job is None):

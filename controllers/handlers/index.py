@@ -24,6 +24,7 @@ from controllers.api.times import rfc3339
 from controllers.clients import credentials, kube
 from controllers.clients.objects import Rollout
 from controllers.dataplane import index_backend, stores
+from controllers.handlers import network
 from controllers.handlers.outcome import Outcome, merged, summarise
 from controllers.machinery import events
 from controllers.machinery.conditions import Cond
@@ -54,6 +55,7 @@ def reconcile(body: Mapping[str, Any]) -> Outcome[CveIndexStatus]:
         return summarise(Outcome(status, conds), body, PARTS, "UpToDate", PROGRESSING, READY_WHILE)
     exists = Cond(INDEX_READY, True, "IndexExists", _describe(index))
     kube.apply(service_account(index), body)
+    network.for_index(index, store, body)
     workload = _apply_sync(index, store, body)
     synced, measured = _synced(index, found, workload)
     out = Outcome(merged(status, measured), [exists, synced])

@@ -18,7 +18,7 @@ from controllers.api.rag import RagEndpoint, RagEndpointStatus
 from controllers.api.store import CveStore
 from controllers.clients import credentials, kube
 from controllers.clients.objects import Rollout
-from controllers.handlers import rag_llm
+from controllers.handlers import network, rag_llm
 from controllers.handlers.outcome import Outcome, merged, summarise
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import Manifest
@@ -89,6 +89,7 @@ def _api(rag: RagEndpoint, owner: Mapping[str, Any]) -> tuple[Cond, RagEndpointS
     if store is None:
         message = f"CveStore {store_ref!r} of CveIndex {ref!r} not found"
         return Cond(API_READY, False, "StoreNotFound", message), RagEndpointStatus()
+    network.for_rag(rag, store, owner)
     deployment = Rollout.of(kube.apply(api_deployment(rag, index, store), owner))
     for manifest in companions(rag, API):
         kube.apply(manifest, owner)

@@ -22,7 +22,7 @@ from controllers.api.times import rfc3339
 from controllers.clients import credentials, kafka_admin, kube, offsets, topics
 from controllers.clients.objects import condition
 from controllers.dataplane import stores
-from controllers.handlers import store_consumers
+from controllers.handlers import network, store_consumers
 from controllers.handlers.outcome import Outcome, merged, summarise
 from controllers.machinery import events
 from controllers.machinery.conditions import Cond
@@ -47,6 +47,7 @@ def reconcile(body: Mapping[str, Any]) -> Outcome[CveStoreStatus]:
     except credentials.MissingSecret as exc:
         return _blocked(body, "SecretNotFound", str(exc))
     kube.apply(service_account(store), body)
+    network.for_store(store, feed, body)
     schema, status = _schema(store, feed, body, conninfo)
     if schema.status is not True:
         waiting = Cond(CONSUMER_READY, False, "WaitingForSchema", "consumers start after the migration Job")

@@ -19,6 +19,10 @@ MANAGED_BY = "cverag-operator"
 Manifest = dict[str, Any]
 WORKLOADS_UID = 10001
 ZONE_KEY = "topology.kubernetes.io/zone"
+# Where the store consumer, index sync and feed Job serve /metrics (CVERAG_METRICS_PORT): the
+# port named ``metrics`` that the chart's PodMonitor scrapes and the NetworkPolicies open.
+METRICS_PORT = 9102
+METRICS_CONTAINER_PORT: dict[str, Any] = {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}
 
 
 def child_name(owner: str, suffix: str) -> str:

@@ -12,6 +12,8 @@ from controllers.api.feed import CveFeed, Kafka
 from controllers.dataplane.contract import FeedSettings
 from controllers.manifests.common import (
     CONTAINER_SECURITY,
+    METRICS_CONTAINER_PORT,
+    METRICS_PORT,
     POD_SECURITY,
     TMP_MOUNT,
     TMP_VOLUME,
@@ -117,7 +119,9 @@ def sync_job(feed: CveFeed, release: str, cursor: str | None, attempt: int = 0) 
             *setting(
                 FeedSettings, "max_record_bytes", min(spec.kafka.topic.max_message_bytes, 4 * 1024 * 1024)
             ),
+            *setting(FeedSettings, "metrics_port", METRICS_PORT),
         ],
+        "ports": [METRICS_CONTAINER_PORT],
         "resources": resources(spec.job.resources),
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [TMP_MOUNT],

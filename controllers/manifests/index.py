@@ -89,6 +89,7 @@ def sync_env(index: CveIndex, store: CveStore) -> list[Manifest]:
         *postgres_env(store, IndexSettings),
         *index_env(index, cpu_threads(index.spec.sync.resources)),
         *setting(IndexSettings, "batch_size", index.spec.sync.batch_size),
+        *setting(IndexSettings, "metrics_port", common.METRICS_PORT),
     ]
 
 
@@ -96,7 +97,12 @@ def _sync_container(index: CveIndex, store: CveStore, args: list[str]) -> Manife
     main = container(
         "sync", ["python", "-m", "workloads.index", "sync", *args], sync_env(index, store), store
     )
-    return {**main, "image": index.spec.image, "resources": resources(index.spec.sync.resources)}
+    return {
+        **main,
+        "image": index.spec.image,
+        "resources": resources(index.spec.sync.resources),
+        "ports": [common.METRICS_CONTAINER_PORT],
+    }
 
 
 def _pod(index: CveIndex, store: CveStore, main: Manifest, restart: str) -> Manifest:

@@ -87,6 +87,7 @@ def store_env(store: CveStore, feed: CveFeed) -> list[Manifest]:
         *setting(StoreSettings, "dlq_topic", dead_letter_topic(kafka)),
         *setting(StoreSettings, "consumer_group", consumer_group(store)),
         *setting(StoreSettings, "batch_size", store.spec.consumer.batch_size),
+        *setting(StoreSettings, "metrics_port", common.METRICS_PORT),
     ]
 
 
@@ -147,6 +148,7 @@ def consumer_deployment(store: CveStore, feed: CveFeed) -> Manifest:
     match = selector(KIND, store.metadata.name, CONSUMER)
     main = {
         **container("consume", ["python", "-m", "workloads.store", "consume"], store_env(store, feed), store),
+        "ports": [common.METRICS_CONTAINER_PORT],
         # Ready = PostgreSQL and Kafka answer.  Liveness runs the same check with a long threshold: a
         # consumer cut off for five minutes restarts with fresh clients (DNS, TLS, broker metadata).
         "readinessProbe": _probe(period=20, failures=3, delay=5),

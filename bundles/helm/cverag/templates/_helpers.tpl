@@ -97,6 +97,9 @@ carries them too.
 - apiGroups: [cert-manager.io]
   resources: [certificates]
   verbs: [get, list, watch, create, patch, update, delete]
+- apiGroups: [security.istio.io]
+  resources: [peerauthentications, authorizationpolicies]
+  verbs: [get, list, watch, create, patch, update, delete]
 {{- end -}}
 
 {{/* Only cluster-wide: kopf follows CRDs and namespaces as they come and go. */}}
