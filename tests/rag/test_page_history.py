@@ -166,3 +166,19 @@ def test_page_shows_the_timeline_and_asks_as_of_a_version(
         date.fromisoformat(browser.find_element(By.ID, "asof").get_attribute("value"))
         == stored[-1].valid_from.date()
     )
+
+
+def test_api_answers_with_every_assessment_labelled(served: str) -> None:
+    import httpx
+
+    record = httpx.get(f"{served}/v1/cves/{ASSESSED}", timeout=60).json()
+    v31 = [(a["source"], a["origin"], a["score"]) for a in record["assessments"] if a["kind"] == "cvss_v31"]
+    assert v31 == [("CNA", "cve5", 3.7), ("NVD", "nvd", 5.9)]
+    assert record["cvss_v31_score"] == 3.7, "the record's own columns still hold the CNA's score"
+    answer = httpx.post(
+        f"{served}/v1/ask", json={"question": f"What is the NVD CVSS score of {ASSESSED}?"}, timeout=120
+    ).json()["answer"]
+    assert (
+        "CVSS 3.1 by source: CNA VulDB: 3.7 LOW CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:L/I:N/A:N (2024-02-04); "
+        "NVD: 5.9 MEDIUM CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N (2024-02-12)"
+    ) in answer
