@@ -55,7 +55,7 @@ def test_ask_without_a_model_answers_from_the_records(client: TestClient, corpus
     assert set(body) == {"answer", "citations", "model"}
     assert body["model"] == "none" and "without a language model" in body["answer"]
     assert [c["cve_id"] for c in body["citations"]] == [wanted]
-    assert set(body["citations"][0]) == {"cve_id", "title", "url"}
+    assert set(body["citations"][0]) == {"cve_id", "title", "url", "version", "valid_from", "ref"}
     assert body["citations"][0]["url"].endswith(wanted) and "CISA KEV on 20" in body["answer"]
 
 

@@ -94,6 +94,7 @@ def test_fuzzed_requests_get_declared_non_5xx_answers(
         "POST /v1/ask",
         "GET /v1/cves/{cve_id}",
         "GET /v1/cves/{cve_id}/history",
+        "GET /v1/cves/{cve_id}/diff",
     }
     assert {"GET /healthz", "GET /readyz", "GET /metrics"} | with_inputs == set(tried)
     assert all(tried[label] >= EXAMPLES for label in with_inputs)

@@ -147,7 +147,7 @@ class Answerer:
         since, until = asked.window
         with self.pool.connection() as conn:
             changed = hq.changed_between(conn, since, until, vendors, products)
-        names = ", ".join(vendors + products)
+        names = ", ".join(dict.fromkeys(vendors + products))
         span = f"{since.date()} to {until.strftime('%Y-%m-%d %H:%M UTC')}"
         if not changed:
             read.notes.append(f"No CVE record naming {names} changed from {span}.")
