@@ -84,6 +84,10 @@ def finish(target: StoreTarget) -> int:
     def builder() -> None:
         try:
             with connect(target) as conn:
+                # the two builders are the parallelism (and their CPU shows under this
+                # program's application_name, as parallel workers' might not)
+                conn.execute("SET max_parallel_maintenance_workers = 0")
+                conn.commit()
                 while name := _build_next(conn):
                     built.append(name)
         except BaseException as exc:  # re-raised on the calling thread
