@@ -8,6 +8,13 @@ pieces keep intact.  The lists run concurrently and are fused with reciprocal ra
 them.  Results are then read from ``cves`` with every filter applied exactly, so a list that
 can only filter approximately (vectors filter by year) never lets a wrong result through.
 
+When the question names a product (or vendor) the store knows, that product's CVEs come
+first: every CVE of the product gets a bonus larger than any fused score, so a weak vector
+neighbour can never sit between two exact matches.  Among them, a question that names only the
+product ("Sony XAV-AX5500 vulnerabilities") orders by KEV, severity and recency; one with more
+words ("Apache Tomcat request smuggling") by the fused relevance of those words.  Each hit says
+which lists found it (``matched``: id, product, full_text, vector).
+
 ``mode="vector"`` is plain kNN (what the original system did) and ``mode="lexical"`` full
 text alone: both exist for the side-by-side evaluation in tests and bench/.
 """
@@ -49,6 +56,7 @@ class Hit:
     cvss: float | None
     published: date | None
     kev: bool
+    matched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,14 +68,38 @@ class Plan:
     entities: Entities
 
 
-def fuse(lists: list[list[str]], exact: list[str]) -> dict[str, float]:
+PRODUCT_BONUS = 0.5  # more than any sum of reciprocal ranks (at most ~0.07), less than an id's 1
+
+
+def fuse(
+    lists: list[list[str]],
+    exact: list[str],
+    product: list[str] | None = None,
+    members: frozenset[str] = frozenset(),
+) -> dict[str, float]:
+    """Reciprocal rank fusion; ids named first, then the named product's CVEs (``members``, and
+    ``product``, its best, fused as a list too), then everything else."""
     scores: dict[str, float] = {}
-    for ranked in lists:
+    for ranked in [*lists, *([product] if product else [])]:
         for rank, cve_id in enumerate(ranked, start=1):
             scores[cve_id] = scores.get(cve_id, 0.0) + 1.0 / (RRF_K + rank)
+    for cve_id in scores.keys() & (members | set(product or [])):
+        scores[cve_id] += PRODUCT_BONUS
     for position, cve_id in enumerate(exact):
         scores[cve_id] = scores.get(cve_id, 0.0) + 1.0 + 1.0 / (1 + position)
     return scores
+
+
+def why(lists: dict[str, list[str]], exact: list[str]) -> dict[str, tuple[str, ...]]:
+    """For each candidate, the names of the lists that found it."""
+    found: dict[str, list[str]] = {}
+    for cve_id in exact:
+        found.setdefault(cve_id, []).append("id")
+    for name, ranked in lists.items():
+        for cve_id in ranked:
+            if name not in found.setdefault(cve_id, []):
+                found[cve_id].append(name)
+    return {c: tuple(names) for c, names in found.items()}
 
 
 def terms(query: str) -> list[str]:
@@ -94,8 +126,7 @@ class Retriever:
         if mode != "hybrid":
             return Plan([], explicit, Entities())
         entities = self.catalog.find(query)
-        named = Filters(vendor=entities.pair[0], product=entities.pair[1]) if entities.pair else Filters()
-        return Plan(cve_ids(query), explicit.merged(filters_from_question(query).merged(named)), entities)
+        return Plan(cve_ids(query), explicit.merged(filters_from_question(query)), entities)
 
     def search(
         self, query: str, top_k: int, explicit: Filters | None = None, mode: Mode = "hybrid"
@@ -110,16 +141,29 @@ class Retriever:
 
     def _run(self, query: str, plan: Plan, top_k: int, mode: Mode) -> list[Hit]:
         n = max(self.candidates, top_k)
-        jobs: list[Callable[[], list[str]]] = []
+        jobs: dict[str, Callable[[], list[str]]] = {}
         if mode in ("hybrid", "vector"):
-            jobs.append(lambda: self._vector(query, plan.filters, n))
+            jobs["vector"] = lambda: self._vector(query, plan.filters, n)
         if mode in ("hybrid", "lexical"):
-            jobs.append(lambda: self._lexical(query, plan.filters, n))
-        if mode == "hybrid" and not plan.entities.empty:
-            jobs.append(lambda: self._named(plan.entities, plan.filters, n))
-        futures = [self._workers.submit(job) for job in jobs]
-        scores = fuse([f.result() for f in futures], plan.ids)
-        return self._read(scores, plan, top_k)
+            jobs["full_text"] = lambda: self._lexical(query, plan.filters, n)
+        if mode == "hybrid" and plan.entities.exact:
+            jobs["product"] = lambda: self._product(plan.entities, plan.filters, n)
+        elif mode == "hybrid" and not plan.entities.empty:
+            jobs["name"] = lambda: self._named(plan.entities, plan.filters, n)
+        futures = {name: self._workers.submit(job) for name, job in jobs.items()}
+        lists = {name: f.result() for name, f in futures.items()}
+        product = lists.pop("product", None)
+        if product is not None and plan.entities.covered:  # only the product asked for: its order
+            scores = fuse(list(lists.values()), [])
+            scores = {c: v / 2 for c, v in scores.items()} | fuse([], plan.ids, product)
+        elif product is not None and (plan.entities.vendor_named or plan.entities.pair):
+            scores = fuse(list(lists.values()), plan.ids, product, plan.entities.exact)
+        else:  # a product name alone among other words may be a common word: one list among others
+            scores = fuse([*lists.values(), *([product] if product else [])], plan.ids)
+        named = {"product" if k == "name" else k: v for k, v in lists.items()}
+        return self._read(
+            scores, plan, top_k, why({**named, **({"product": product} if product else {})}, plan.ids)
+        )
 
     def _vector(self, query: str, filters: Filters, n: int) -> list[str]:
         try:
@@ -136,6 +180,18 @@ class Retriever:
         where, params = filter_clauses.where(filters)
         return lexical.candidates(self.pool, words, self.common.distinctive(words), where, params, n)
 
+    def _product(self, entities: Entities, filters: Filters, n: int) -> list[str]:
+        """The named product's CVEs that pass the filters: known exploited, most severe, newest first."""
+        where, params = filter_clauses.where(filters)
+        statement = sql.SQL(
+            "SELECT c.cve_id FROM cves c LEFT JOIN kev_catalog k ON k.cve_id = c.cve_id"
+            " WHERE c.cve_id = ANY(%s) AND {where} ORDER BY (c.kev_date_added IS NOT NULL OR k.cve_id IS NOT NULL) DESC,"
+            " c.base_score DESC NULLS LAST, c.date_published DESC NULLS LAST, c.cve_id LIMIT %s"
+        ).format(where=where)
+        with self.pool.connection() as conn:
+            rows = conn.execute(statement, [sorted(entities.exact), *params, max(n, 50)]).fetchall()
+        return [str(r[0]) for r in rows]
+
     def _named(self, entities: Entities, filters: Filters, n: int) -> list[str]:
         where, params = filter_clauses.where(filters)
         statement = sql.SQL(
@@ -150,12 +206,17 @@ class Retriever:
             rows = conn.execute(statement, [products, vendors, *params, products, vendors, n]).fetchall()
         return [str(r[0]) for r in rows]
 
-    def _read(self, scores: dict[str, float], plan: Plan, top_k: int) -> list[Hit]:
-        """The best candidates that pass the filters (named ids pass regardless), best first."""
+    def _read(
+        self, scores: dict[str, float], plan: Plan, top_k: int, matched: dict[str, tuple[str, ...]]
+    ) -> list[Hit]:
+        """The best candidates that pass the filters (named ids pass regardless), best first,
+        each with a display title: the CNA's, else KEV's name, else the description's first
+        sentence."""
         ranked = sorted(scores, key=lambda c: (-scores[c], c))[: max(top_k * 4, 40)]
         where, params = filter_clauses.where(plan.filters)
         statement = sql.SQL(
-            "SELECT c.cve_id, coalesce(c.title, left(c.description, 120)), c.base_severity, c.base_score::float8, c.date_published::date,"
+            "SELECT c.cve_id, coalesce(c.title, k.vulnerability_name, left(split_part(c.description, '. ', 1), 160)),"
+            " c.base_severity, c.base_score::float8, c.date_published::date,"
             " (c.kev_date_added IS NOT NULL OR k.cve_id IS NOT NULL)"
             " FROM cves c LEFT JOIN kev_catalog k ON k.cve_id = c.cve_id"
             " WHERE c.cve_id = ANY(%s) AND (c.cve_id = ANY(%s) OR ({where}))"
@@ -163,5 +224,9 @@ class Retriever:
         with self.pool.connection() as conn:
             rows = conn.execute(statement, [ranked, plan.ids, *params]).fetchall()
         found = {r[0]: r for r in rows}
-        hits = [Hit(c, round(scores[c], 6), *found[c][1:]) for c in ranked if c in found]
+        hits = [
+            Hit(c, round(scores[c], 6), *found[c][1:6], matched=matched.get(c, ()))  # type: ignore[misc]
+            for c in ranked
+            if c in found
+        ]
         return hits[:top_k]
