@@ -137,6 +137,10 @@ class SearchResult(BaseModel):
     cvss: float | None
     published: date | None
     kev: bool
+    matched: list[Literal["id", "product", "full_text", "vector"]] = Field(
+        default_factory=list,
+        description="why it was found: the id was named, it is a CVE of the product named, full text, vector",
+    )
 
 
 class SearchResponse(BaseModel):
