@@ -24,7 +24,8 @@ FACTS_HEADER = "\n\nFacts from the store:\n"
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else None
+    """As the response model writes it (``Z`` for UTC), so streamed and plain citations agree."""
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else None
 
 
 def citation(fact: CveFacts) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def citations(chosen: Selection) -> list[dict[str, Any]]:
                     "title": title,
                     "url": url,
                     "version": v.version,
-                    "valid_from": v.valid_from.isoformat(),
+                    "valid_from": _iso(v.valid_from),
                     "ref": ref(v),
                 }
             )
