@@ -20,6 +20,8 @@ from workloads.store.messages import Incoming, decode
 from workloads.store.rows import CURRENT_COLUMNS, VERSION_COLUMNS, current_row, version_row
 from workloads.store.versioning import plan
 
+from .accounting import cpu_seconds
+
 
 def _insert(table: str, columns: tuple[str, ...], upsert: bool) -> sql.Composed:
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
@@ -47,12 +49,16 @@ def run_naive(bootstrap: str, topic: str, target: StoreTarget, sample: int) -> d
     upsert_current = _insert("cves", CURRENT_COLUMNS, upsert=True)
     done = created = 0
     started: float | None = None
+    cpu_started: tuple[float, float] | None = None
     with connect(target) as conn:
+        backend = conn.info.backend_pid
         while done < sample:
             msg = consumer.poll(1.0)
             if msg is None or msg.error() is not None:
                 continue
-            started = started or time.perf_counter()
+            if started is None:
+                started = time.perf_counter()
+                cpu_started = (time.process_time(), cpu_seconds(backend) or 0.0)
             raw = raw_message(msg)
             item = decode(raw)
             done += 1
@@ -67,6 +73,14 @@ def run_naive(bootstrap: str, topic: str, target: StoreTarget, sample: int) -> d
                 conn.execute(upsert_current, current_row(new))
                 created += 1
             conn.commit()
+        python_cpu, backend_cpu = cpu_started or (time.process_time(), cpu_seconds(backend) or 0.0)
+        cpu = time.process_time() - python_cpu + (cpu_seconds(backend) or 0.0) - backend_cpu
     consumer.close()
     seconds = time.perf_counter() - (started or time.perf_counter())
-    return {"records": done, "created": created, "seconds": seconds, "records_per_s": done / seconds}
+    return {
+        "records": done,
+        "created": created,
+        "seconds": seconds,
+        "records_per_s": done / seconds,
+        "cpu_us_per_record": cpu / max(done, 1) * 1e6,
+    }

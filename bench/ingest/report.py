@@ -56,10 +56,17 @@ def figures(results: dict[str, Any]) -> dict[str, Any]:
         "consumer_steady_records_per_s": round(_rate(n, steady)) if steady > 0 else None,
         "naive_records_per_s": round(results["naive"]["records_per_s"], 1),
         "ratio_vs_naive": round(consumer_rate / results["naive"]["records_per_s"], 1),
+        "consumer_cpu_us_per_record": round(_consumer_cpu(consumed) / n * 1e6),
+        "naive_cpu_us_per_record": round(results["naive"].get("cpu_us_per_record", 0.0)),
         "producer_peak_rss_mb": round(produced.producer.max_rss_mb if produced.producer else 0),
         "consumer_peak_rss_mb": round(consumed.consumer.max_rss_mb if consumed.consumer else 0),
         "target_met": together.wall_s <= TARGET_S,
     }
+
+
+def _consumer_cpu(phase: Phase) -> float:
+    """CPU of the store consumer's path alone: its process and its PostgreSQL sessions."""
+    return (phase.consumer.cpu_s if phase.consumer else 0.0) + phase.postgres_cpu_s
 
 
 def _cpu_row(name: str, phase: Phase, n: int) -> str:
@@ -118,6 +125,9 @@ def render(results: dict[str, Any]) -> list[str]:
         f"| naive consumer (1 message at a time, SELECT by hash + INSERT, commit each), "
         f"{results['naive']['records']:,}-record sample | {f['naive_records_per_s']:,} records/s |",
         f"| store consumer / naive | **{f['ratio_vs_naive']}x** |",
+        f"| CPU per record (process + its PostgreSQL session; steadier under load): store consumer / naive | "
+        f"{f['consumer_cpu_us_per_record']} µs / {f['naive_cpu_us_per_record']} µs = "
+        f"**{f['naive_cpu_us_per_record'] / max(f['consumer_cpu_us_per_record'], 1):.1f}x** less |",
         f"| peak RSS | feed {f['producer_peak_rss_mb']} MB, store consumer {f['consumer_peak_rss_mb']} MB |",
         "",
         "Where the time goes (CPU seconds per component; 2 cores give at most 2 CPU-s per wall second)."
