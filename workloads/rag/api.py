@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Str
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from workloads.common.records import is_cve_id
-from workloads.rag import openapi, problems
+from workloads.rag import changes, openapi, problems
 from workloads.rag.answers.select import Selection
 from workloads.rag.guards import BodyLimit, Guard
 from workloads.rag.history_api import history_router
@@ -197,6 +197,8 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
         }
 
     app.include_router(history_router(guard))
+
+    app.include_router(changes.router(guard))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
