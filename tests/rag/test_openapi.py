@@ -95,6 +95,8 @@ def test_fuzzed_requests_get_declared_non_5xx_answers(
         "GET /v1/cves/{cve_id}",
         "GET /v1/cves/{cve_id}/history",
         "GET /v1/cves/{cve_id}/diff",
+        "GET /v1/changes",
+        "GET /v1/export",
     }
     assert {"GET /healthz", "GET /readyz", "GET /metrics"} | with_inputs == set(tried)
     assert all(tried[label] >= EXAMPLES for label in with_inputs)
