@@ -16,7 +16,6 @@ ranks before anything fuzzy; a plural ("routers") is tried singular, and a missp
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 import threading
 import time
@@ -39,6 +38,7 @@ _GENERIC_WORDS = """a an and any are as at be by can cve cves data do does exist
     vulnerabilities vulnerability vulnerable web"""
 GENERIC = frozenset(_GENERIC_WORDS.split())
 MAX_WORDS = 5
+MISSPELT = 6  # shorter words are too often another word one letter away
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,16 @@ def _variants(gram: str) -> list[str]:
     return out
 
 
+def _deletions(word: str) -> set[str]:
+    """The word with one letter left out, each way (two words one edit apart share one)."""
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
 @dataclass(frozen=True)
 class _Names:
     words: vocabulary.Vocabulary
     product_vendors: dict[str, list[str]]
+    near_vendors: dict[str, set[str]]  # one-letter deletions of a vendor's name -> vendors
 
 
 class NameCatalog:
@@ -108,7 +114,12 @@ class NameCatalog:
         product_vendors: dict[str, list[str]] = {}
         for vendor, product in words.product_spellings:
             product_vendors.setdefault(product, []).append(vendor)
-        return _Names(words, product_vendors)
+        near: dict[str, set[str]] = {}
+        for vendor, cves in words.vendor_cves.items():
+            if len(vendor) >= MISSPELT and " " not in vendor and len(cves) >= 3:
+                for variant in _deletions(vendor) | {vendor}:
+                    near.setdefault(variant, set()).add(vendor)
+        return _Names(words, product_vendors, near)
 
     def find(self, question: str) -> Entities:
         names = self._names.get()
@@ -116,7 +127,7 @@ class NameCatalog:
         grams = ngrams(question)
         vendors = [v for g in grams for v in _variants(g)[:1] if v in words.vendor_spellings]
         if not vendors:
-            vendors = _misspelt(question, words)
+            vendors = _misspelt(question, names.near_vendors)
         pairs = [
             (vendor, name)
             for g in grams
@@ -128,13 +139,15 @@ class NameCatalog:
         return _entities(question, words, vendors, pairs)
 
 
-def _misspelt(question: str, words: vocabulary.Vocabulary) -> list[str]:
-    """A known vendor close to a longer word of the question, when no vendor is named exactly."""
-    found = []
+def _misspelt(question: str, near: dict[str, set[str]]) -> list[str]:
+    """A known vendor one edit (a letter left out, added, changed or two swapped) from a longer
+    word of the question, when no vendor is named exactly."""
+    found: set[str] = set()
     for word in _WORD.findall(question.lower()):
-        if len(word) >= 5 and word not in GENERIC:
-            found += difflib.get_close_matches(word, words.vendor_spellings.keys(), n=1, cutoff=0.85)
-    return found
+        if len(word) >= MISSPELT and word not in GENERIC:
+            for variant in _deletions(word) | {word}:
+                found |= near.get(variant, set())
+    return sorted(found)[:3]
 
 
 def _entities(
