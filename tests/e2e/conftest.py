@@ -17,7 +17,6 @@ import tarfile
 import time
 import uuid
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,12 +28,11 @@ from kubernetes import client
 from psycopg import conninfo, sql
 
 from devstack import image, proc
-from devstack.cluster import ClusterInfo
 from devstack.k8s_build import locked
 from devstack.node import NodeInfo
 from tests.conftest import KEEP_SERVICES
 from tests.e2e import byo, install, quickstart
-from tests.e2e.containers import CrashGuard, Nodes
+from tests.e2e.containers import CrashGuard, Target
 from tests.fakes.github_releases import FakeGitHubReleases
 
 TIMES: dict[str, float] = {}
@@ -74,19 +72,6 @@ def one_at_a_time(step: Steps) -> Iterator[None]:
         with step("waiting for another end-to-end run"):
             held.enter_context(locked(proc.STATE_ROOT / "e2e.lock"))
         yield
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the quickstart runs: a cluster and the nodes its pods run on."""
-
-    cluster: ClusterInfo
-    nodes: Nodes
-    node_names: tuple[str, ...]
-
-    @property
-    def annotations(self) -> dict[str, str]:
-        return self.nodes.namespace_annotations or {}
 
 
 @pytest.fixture(scope="module", params=["real-node", "kind"])

@@ -43,6 +43,19 @@ def container_id(status: Any) -> str:
 Nodes = NodeInfo | KindNodes  # the real kubelet node, or the kind cluster's nodes
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where the quickstart runs: a cluster and the nodes its pods run on."""
+
+    cluster: ClusterInfo
+    nodes: Nodes
+    node_names: tuple[str, ...]
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return self.nodes.namespace_annotations or {}
+
+
 def runtime_spec(nodes: Nodes, pod: Any, status: Any) -> dict[str, Any]:
     """The OCI runtime spec containerd holds for the container (exited ones included)."""
     raw = nodes.ctr("containers", "info", container_id(status), node=pod.spec.node_name)

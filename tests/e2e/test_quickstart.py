@@ -31,8 +31,8 @@ from controllers.machinery.config import OperatorSettings
 from devstack import image
 from devstack.cluster import ClusterInfo
 from tests.e2e import install, quickstart
-from tests.e2e.conftest import GUARD, PODS, Steps, Target
-from tests.e2e.containers import CrashGuard, container_id, hardened
+from tests.e2e.conftest import GUARD, PODS, Steps
+from tests.e2e.containers import CrashGuard, Target, container_id, hardened
 from tests.e2e.flow import children, not_ready, port_forward, resource, until
 from tests.e2e.store import WriteBlock, embedded, schema_exists, snapshot, uninterrupted
 from tests.support.kube import kubectl
