@@ -7,6 +7,7 @@ is the chart's Deployment, its images are the release's; and, where operator-fra
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,19 +99,29 @@ OPERATOR_FRAMEWORK_API = (
 )
 
 
-def test_operator_framework_validation_accepts_the_csv() -> None:
+def test_operator_framework_validation_accepts_the_bundle(tmp_path: Path) -> None:
+    """operator-verify loads manifests/ as a bundle (CSV and CRDs) and runs pkg/validation; a
+    copy with a CSV version that is not semver shows it really judges (it must refuse that)."""
     try:
         verify = gotools.go_tool(*OPERATOR_FRAMEWORK_API)
     except proc.ServiceError as exc:
         pytest.skip(
             f"operator-framework/api {OPERATOR_FRAMEWORK_API[1]}'s operator-verify does not build here: {exc}"
         )
-    done = subprocess.run(
-        [str(verify), "manifests", str(MANIFESTS / "cverag.clusterserviceversion.yaml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    def verdict(directory: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(verify), "manifests", str(directory)], capture_output=True, text=True, check=False
+        )
+
+    done = verdict(MANIFESTS)
     assert done.returncode == 0 and "error" not in (done.stdout + done.stderr).lower(), (
         done.stdout + done.stderr
     )
+    for path in MANIFESTS.glob("*.yaml"):
+        text = path.read_text()
+        if path.name.endswith("clusterserviceversion.yaml"):
+            text = text.replace(f"  version: {RELEASE}\n", "  version: not-semver\n")
+        (tmp_path / path.name).write_text(text)
+    refused = verdict(tmp_path)
+    assert refused.returncode != 0 and "unable to parse CSV" in refused.stderr, refused.stderr
