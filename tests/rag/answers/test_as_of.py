@@ -21,7 +21,7 @@ def test_search_as_of_keeps_only_what_the_store_held_then(history_store: History
         kev_then = client.post(
             "/v1/search", json={**query, "as_of": "2024-06-05", "filters": {"kev": True}}
         ).json()["results"]
-    first_seen = {}
+    first_seen: dict[str, Any] = {}
     for row in history_store.rows:
         first_seen.setdefault(row["cve_id"], when(row["commit_date"]))
     cutoff = when("2024-06-05T23:59:59.999999Z")

@@ -187,3 +187,26 @@ def test_diff_endpoint(history_store: HistoryStore) -> None:
     )
     assert problems[1].json()["errors"][0]["field"] == "to"
     assert all(p.headers["content-type"] == "application/problem+json" for p in problems)
+
+
+def test_between_two_named_versions_is_the_store_diff(history_store: HistoryStore) -> None:
+    cve = "CVE-2024-3727"
+    chain = history_store.chain(cve)
+    answer = _ask(history_store, f"What changed in {cve} between v2 and v5?")["answer"]
+    assert answer.startswith(
+        f"Between {cve}@v2 (valid from {_stamp(chain[1])}) and {cve}@v5 (valid from {_stamp(chain[4])})"
+    )
+    for line in (line.strip() for line in answer.split("\n") if line.startswith("    /")):
+        path = line.split(": ", 1)[0]
+        assert _at(chain[1]["record"], path) != _at(chain[4]["record"], path), line
+    beyond = _ask(history_store, f"What changed in {cve} between v2 and v{len(chain) + 1}?")["answer"]
+    assert beyond.startswith(f"{cve} has versions 1 to {len(chain)}, not 'v{len(chain) + 1}'.")
+
+
+def test_a_month_named_means_the_record_as_that_month_ended(history_store: HistoryStore) -> None:
+    cve = "CVE-2022-0551"
+    chain = history_store.chain(cve)
+    then = max(n for n, row in enumerate(chain, 1) if row["commit_date"][:10] <= "2024-06-30")
+    body = _ask(history_store, f"What was the severity of {cve} in June 2024?")
+    assert body["answer"].startswith(f"As of 2024-06-30 the store held {cve}@v{then}")
+    assert [c["ref"] for c in body["citations"]] == [f"{cve}@v{then}"]

@@ -12,6 +12,7 @@ Malformed ids ("CVE-2024-123") are found so the answer can say they are not ids 
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -52,6 +53,10 @@ _ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _WORDY_DAY = re.compile(
     rf"\b(?:{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})|(\d{{1,2}})\s+{_MONTH}\s+(\d{{4}}))\b", re.I
 )
+_MONTH_YEAR = re.compile(rf"\b(?:in|during|as of|by|at the end of|end of)\s+{_MONTH}\s+(\d{{4}})\b", re.I)
+_VERSION_PAIR = re.compile(
+    r"\bv(?:ersion)?\s?(\d{1,5})\b.{0,20}?\b(?:and|to|until|through)\s+v(?:ersion)?\s?(\d{1,5})\b", re.I
+)
 # "CVE-2024-123", "CVE-24-12345", "CVE 2024 1234", "cve2024-1234": meant as ids, not ids.
 _LOOSE_ID = re.compile(r"(?<![\w-])CVE[-_ ]?\d{1,6}(?:[-_ ]\d{1,9})?(?![\w-])", re.I)
 _WINDOW = re.compile(
@@ -74,6 +79,7 @@ class Intent:
     day: date | None = None
     window: tuple[datetime, datetime] | None = None
     malformed: list[str] = field(default_factory=list)
+    versions: tuple[int, int] | None = None  # "between v2 and v5"
 
 
 def day_in(text: str) -> date | None:
@@ -91,6 +97,9 @@ def day_in(text: str) -> date | None:
             found.append((m.start(), date(int(year), month, int(day_text))))
         except ValueError:
             continue
+    for m in _MONTH_YEAR.finditer(text):  # "in June 2024": as the month ended
+        year, month = int(m[2]), _MONTHS.index(m[1].lower()[:3]) + 1
+        found.append((m.start(), date(year, month, calendar.monthrange(year, month)[1])))
     return min(found)[1] if found else None
 
 
@@ -127,6 +136,7 @@ def read(question: str, now: datetime | None = None) -> Intent:
     topics = [name for name, pattern in TOPICS.items() if pattern.search(text)] if change else []
     last = bool(LAST_UPDATE.search(text)) and not topics
     span = window(text, now) if _VENDOR_CHANGES.search(text) else None
+    pair = _VERSION_PAIR.search(text)
     return Intent(
         exploitation=bool(EXPLOITATION.search(text)) and not kev_added,
         kev_added=kev_added,
@@ -136,4 +146,5 @@ def read(question: str, now: datetime | None = None) -> Intent:
         day=None if span else day_in(text),
         window=span,
         malformed=malformed_ids(question),
+        versions=(int(pair[1]), int(pair[2])) if pair else None,
     )

@@ -118,7 +118,7 @@ class Answerer:
 
     def _explain(self, conn: Any, asked: Intent, read: _Read, at: datetime | None) -> None:
         chosen = read.facts[:MAX_EXPLAINED]
-        wants_log = asked.kev_added or asked.timeline or asked.last_update or asked.topics
+        wants_log = asked.kev_added or asked.timeline or asked.last_update or asked.topics or asked.versions
         chains = hq.versions(conn, [f.cve_id for f in chosen], with_records=True) if wants_log else {}
         loads = hq.enrichment_versions(conn) if asked.exploitation or asked.kev_added else {}
         catalog = _kev_catalog(conn, [f.cve_id for f in chosen]) if asked.kev_added else {}
@@ -130,7 +130,9 @@ class Answerer:
             parts: list[tuple[list[str], list[CveVersion]]] = []
             if chain and asked.kev_added:
                 parts.append(timeline.kev_lines(chain, catalog.get(fact.cve_id), loads.get("kev")))
-            if chain:
+            if chain and asked.versions:
+                parts.append(_between(conn, fact.cve_id, *asked.versions))
+            elif chain:
                 parts.extend(timeline.topic_lines(chain, t) for t in asked.topics)
                 if asked.timeline and not asked.topics and not asked.kev_added:
                     parts.append(timeline.changes_lines(chain))
@@ -174,6 +176,14 @@ class Answerer:
         read.notes.append(
             f"As of {as_of.date()}: records the store held then, as they read then ({len(read.facts)} found)."
         )
+
+
+def _between(conn: Any, cve_id: str, first: int, second: int) -> tuple[list[str], list[CveVersion]]:
+    try:
+        found = hq.diff_versions(conn, cve_id, f"v{first}", f"v{second}")
+    except hq.NoSuchVersion as exc:
+        return [f"{exc}."], []
+    return timeline.diff_lines(found) if found else ([], [])
 
 
 def _as_of_line(fact: CveFacts, at: datetime) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from workloads.rag.records import version_ranges
 from workloads.store import fields as f
-from workloads.store.history_query import projected
+from workloads.store.history_query import VersionDiff, projected
 from workloads.store.models import CveVersion
 from workloads.store.projection import CVSS_VERSIONS
 
@@ -139,6 +139,20 @@ def _entry(entry: dict[str, Any]) -> str:
     if op == "replace":
         return f"    {path}: {short(entry.get('old'))} -> {short(entry.get('new'))}"
     return f"    {op} {path}: {short(entry.get('new' if op == 'add' else 'old'))}"
+
+
+def diff_lines(found: VersionDiff) -> tuple[list[str], list[CveVersion]]:
+    """What differs between two named versions (the store's own diff of their records)."""
+    old, new = found.old, found.new
+    topics = ", ".join(_topic_list(found.changes)) if found.changes else "nothing"
+    lines = [f"Between {cited(old)} and {cited(new)} of {old.cve_id} the record changed: {topics}."]
+    diff = [e for e in found.diff if not str(e.get("path", "")).endswith("/dateUpdated")]
+    if diff:
+        lines.append(f"  Field changes ({len(diff)}):")
+        lines.extend(_entry(e) for e in diff[:MAX_DIFF_LINES])
+        if len(diff) > MAX_DIFF_LINES:
+            lines.append(f"    ... {len(diff) - MAX_DIFF_LINES} more")
+    return lines, [old, new]
 
 
 def last_update_lines(chain: list[CveVersion]) -> tuple[list[str], list[CveVersion]]:
