@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from workloads.index.documents import CHUNK_CHARS, CveRow, build, chunk_ids, cve_of, split_text
-from workloads.rag.entities import _clear_pair, ngrams
+from workloads.rag.entities import _entities, ngrams
 from workloads.rag.filter_clauses import vector_filter
 from workloads.rag.retrieval import fuse, terms
 from workloads.rag.understand import cve_ids, filters_from_question
+from workloads.store import products
 from workloads.store.search import Filters
 
 
@@ -58,9 +59,16 @@ def test_name_matching_ignores_generic_words_and_needs_a_clear_pair() -> None:
     assert "server" not in ngrams("Which server vulnerabilities?") and "apache tomcat" in ngrams(
         "Apache Tomcat bugs"
     )
-    pairs = frozenset({"apache:tomcat", "apache:http server", "cisco:ios xe"})
-    assert _clear_pair(["apache"], ["tomcat"], pairs) == ("apache", "tomcat")
-    assert _clear_pair(["cisco"], ["ios", "cisco ios xe"], pairs) is None
+    words = products.build(
+        [
+            ("C1", "cna", "Apache", "Tomcat"),
+            ("C2", "cna", "Apache", "HTTP Server"),
+            ("C3", "cna", "Cisco", "IOS XE"),
+        ]
+    )
+    found = _entities("Apache Tomcat bugs", words, ["apache"], [("apache", "tomcat")])
+    assert found.pair == ("apache", "tomcat") and found.exact == {"C1"} and found.covered
+    assert _entities("ios xe bugs", words, [], [("cisco", "ios xe")]).pair is None  # no vendor named
     assert terms("What is CVE-2024-3400 in PAN-OS?") == ["PAN-OS"]
 
 
