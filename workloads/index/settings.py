@@ -64,10 +64,11 @@ class IndexSettings(PostgresSettings, EmbeddingSettings, MetricsSettings):
     )
     pinecone_host: str | None = Field(default=None, description="A non-default Pinecone control plane URL.")
     batch_size: int = Field(
-        default=64,
+        default=512,
         ge=1,
         validation_alias="CVERAG_INDEX_BATCH_SIZE",
-        description="CVEs per embed/upsert round of a sync.",
+        description="CVEs per embed/upsert round of a sync; large, because the local embedder "
+        "sorts a round's texts by length so its batches pad little (32 per round ran at half the speed).",
     )
 
     @classmethod

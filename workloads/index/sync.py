@@ -63,7 +63,7 @@ class IndexSync:
         index_name: str,
         embedder: Embedder,
         backend: VectorBackend,
-        batch_size: int = 64,
+        batch_size: int = 512,
         metric: Metric = "cosine",
     ) -> None:
         self.target = target

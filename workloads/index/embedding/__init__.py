@@ -66,6 +66,9 @@ class EmbeddingConfig:
     # In-process threads (local provider).  0 lets onnxruntime use every core of the node, which
     # in a pod with a CPU limit oversubscribes it: the operator sets this from the limit.
     threads: int = 0
+    # Local provider: "int8" quantized weight matrices (faster) or the exact "fp32" graph.
+    precision: Literal["fp32", "int8"] = "fp32"
+    cache_dir: str | None = None
 
     def __repr__(self) -> str:
         token = "<set>" if self.token else None
@@ -85,10 +88,14 @@ def config_from_env(env: Mapping[str, str] | None = None) -> EmbeddingConfig:
 def create_embedder(config: EmbeddingConfig) -> Embedder:
     """The provider ``config`` names; heavy imports happen only for the one chosen."""
     if config.provider == "local":
+        from pathlib import Path
+
         from workloads.index.embedding.local import LocalEmbedder
         from workloads.index.embedding.minilm import MiniLM
 
-        return LocalEmbedder(batch_size=config.batch_size, encoder=MiniLM(threads=config.threads))
+        cache = Path(config.cache_dir).expanduser() if config.cache_dir else None
+        encoder = MiniLM(threads=config.threads, precision=config.precision, cache_dir=cache)
+        return LocalEmbedder(batch_size=config.batch_size, encoder=encoder)
     if config.provider == "huggingface":
         from workloads.index.embedding.remote import HuggingFaceEmbedder
 

@@ -7,6 +7,8 @@ a Secret and are ``SecretStr``; only the provider that uses one reads it.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field, SecretStr
 
 from workloads.common.settings import ProgramSettings, secret_value
@@ -43,6 +45,16 @@ class EmbeddingSettings(ProgramSettings):
         description="onnxruntime threads of the local provider; 0 = every core of the node "
         "(the operator sets the pod's CPU limit).",
     )
+    embedding_precision: Literal["fp32", "int8"] = Field(
+        default=EmbeddingConfig.precision,
+        description="Local provider: `fp32` (exact, the default) or `int8` (weight matrices "
+        "quantized per channel; faster, hit@5 unchanged but top-10 neighbour overlap ~0.93 with fp32).",
+    )
+    embedding_cache_dir: str | None = Field(
+        default="~/.cache/cverag/models",
+        description="Where the local provider caches its int8 model (keyed by a recipe hash); "
+        "unwritable or empty: built in memory at every start (a few seconds).",
+    )
     hf_token: SecretStr | None = Field(
         default=None, description="Hugging Face token (huggingface provider); never logged."
     )
@@ -62,4 +74,6 @@ class EmbeddingSettings(ProgramSettings):
             dimension=self.embedding_dimension,
             timeout=self.embedding_timeout,
             threads=self.embedding_threads,
+            precision=self.embedding_precision,
+            cache_dir=self.embedding_cache_dir or None,
         )
