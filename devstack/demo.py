@@ -5,11 +5,12 @@
 3. streams every record of ``../shared/data/cve-records.jsonl.gz`` (or, with ``--online``, the
    live cvelistV5 feed) through ``workloads.feed`` -> Kafka -> ``workloads.store`` (both run as
    the same commands the Jobs run, concurrently), then loads the KEV catalog and EPSS scores;
-4. indexes the records into pgvector with the local MiniLM: known-exploited first, then newest,
-   up to ``--index-limit`` documents (default 500: embedding runs at tens of documents per
-   second on two cores, so all 62,928 would take about an hour; ids and full text cover every
-   record regardless, and ``python -m workloads.index sync`` finishes the index later);
-5. starts the RAG API in the background, prints its URL and answers a sample question.
+4. indexes the records into pgvector with the local MiniLM, known-exploited first, then newest:
+   the first ``--index-first`` (2,000) in the foreground, then
+5. starts the RAG API in the background, prints its URL and answers a sample question while
+   ``python -m workloads.index sync --once`` embeds the rest of the corpus in the background
+   (every record by default; ``--index-limit N`` stops after N; its log is in the demo's
+   service dir, and the API's ids and full text cover every record meanwhile).
 
 The API listens on 127.0.0.1 only (``--host`` changes it; it has no API key) and reads the
 store as ``cverag_demo_api``, a login role that holds nothing but the store's read-only
@@ -47,6 +48,7 @@ from devstack.demo_steps import (
 SCHEMA, TOPIC, GROUP = "cverag_demo", "cverag-demo.records", "cverag-demo-store"
 QUESTION = "Which known exploited vulnerabilities affect Ivanti Connect Secure, and how severe are they?"
 _API = proc.ServiceDir("rag-demo")
+_INDEX = proc.ServiceDir("index-demo")  # the background sync; its own record: it ends before the API
 API_ROLE = "cverag_demo_api"
 
 
@@ -125,9 +127,11 @@ def ingest(env: dict[str, str], online: bool) -> None:
             ).wait()
 
 
-def index(dsn: str, limit: int) -> None:
+def index(dsn: str, limit: int) -> bool:
+    """Embeds up to ``limit`` documents now; True when the index is complete."""
     from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
     from workloads.index.embedding.local import LocalEmbedder
+    from workloads.index.settings import IndexSettings
     from workloads.index.sync import IndexSync, SyncReport
     from workloads.store.db import StoreTarget
 
@@ -136,10 +140,9 @@ def index(dsn: str, limit: int) -> None:
     target = StoreTarget(dsn, SCHEMA)
     sync = IndexSync(
         target,
-        f"pgvector:{SCHEMA}.cve_embeddings",
+        IndexSettings.for_store(target).index_name,  # the ledger the background CLI sync continues
         LocalEmbedder(),
         PgVectorBackend(PgVectorConfig(dsn=dsn, schema=SCHEMA)),
-        batch_size=32,
     )
     started, last = time.monotonic(), [0.0]
 
@@ -158,6 +161,21 @@ def index(dsn: str, limit: int) -> None:
         f"({'complete' if report.complete else 'partial: python -m workloads.index sync finishes it'})"
     )
     sync.close()
+    return report.complete
+
+
+def index_rest(env: dict[str, str], limit: int | None) -> None:
+    """The rest of the index, in the background while the API serves (stopped by ``--stop``)."""
+    log = _INDEX.log("index")
+    extra = ["--limit", str(limit)] if limit is not None else []
+    child = proc.spawn(
+        [sys.executable, "-m", "workloads.index", "sync", "--once", *extra],
+        log,
+        env={**env, "CVERAG_INDEX_BACKEND": "pgvector"},
+        cwd=None,
+    )
+    _INDEX.write_info({"pids": {"index": child.pid}})
+    say(f"   the rest of the corpus is being embedded in the background (pid {child.pid}, log {log})")
 
 
 def api_credentials(dsn: str) -> tuple[str, str]:
@@ -222,7 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         "--online", action="store_true", help="read the live cvelistV5 feed instead of ../shared/data"
     )
     parser.add_argument(
-        "--index-limit", type=int, default=500, help="documents to embed in this run (default 500)"
+        "--index-limit", type=int, default=None, help="documents to embed in this run (default: all)"
+    )
+    parser.add_argument(
+        "--index-first",
+        type=int,
+        default=2000,
+        help="documents embedded before the API starts (default 2000); the rest in the background",
     )
     parser.add_argument(
         "--refeed", action="store_true", help="stream the records again even if the store has them"
@@ -238,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop", action="store_true", help="stop the demo's RAG API and exit")
     args = parser.parse_args(argv)
     if args.stop:
+        _INDEX.stop()
         say("RAG API stopped" if _API.stop() else "the demo's RAG API was not running")
         return 0
     if problems := missing_prerequisites(args.online):
@@ -258,10 +283,14 @@ def main(argv: list[str] | None = None) -> int:
         say(f"== 2/4 the store already holds {have:,} records (--refeed streams them again)")
     else:
         ingest(env, args.online)
-    index(pg.dsn, args.index_limit)
+    _INDEX.stop()  # a previous demo's background sync: this run's sync takes over
     _API.stop()  # a previous demo's API, so its port is free again
+    first = min(args.index_first, args.index_limit) if args.index_limit is not None else args.index_first
+    complete = index(pg.dsn, first)
     port = args.port or (8000 if not proc.port_open(8000) else proc.free_port())
     url = serve(env, port, args.host, pg.dsn)
+    if not complete and (args.index_limit is None or args.index_limit > first):
+        index_rest(env, None if args.index_limit is None else args.index_limit - first)
     ask(url)
     say(f"\nThe RAG API is running at {url}/ (web page), {url}/docs (OpenAPI).")
     say("Stop it with: python -m devstack.demo --stop   (PostgreSQL and Kafka: make infra-down)")
