@@ -16,7 +16,7 @@ from devstack.corpus import edited, write
 from tests.rag.conftest import ClientFactory, Corpus
 
 pytestmark = [pytest.mark.postgres]
-RESULT_KEYS = {"cve_id", "score", "title", "severity", "cvss", "published", "kev"}
+RESULT_KEYS = {"cve_id", "score", "title", "severity", "cvss", "published", "kev", "matched"}
 
 
 def _kev_id(corpus: Corpus) -> str:
