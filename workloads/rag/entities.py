@@ -37,7 +37,7 @@ _GENERIC_WORDS = """a an and any are as at be by can cve cves data do does exist
     score security server service severity software system tell theme use user version versions
     vulnerabilities vulnerability vulnerable web"""
 GENERIC = frozenset(_GENERIC_WORDS.split())
-MAX_WORDS = 5
+MAX_WORDS = 10  # product names run long ("Db2 for Linux, UNIX and Windows")
 MISSPELT = 6  # shorter words are too often another word one letter away
 
 
@@ -133,7 +133,7 @@ class NameCatalog:
             for g in grams
             for name in _variants(g)
             for vendor in names.product_vendors.get(name, [])
-            if vendor in vendors or (not vendors and len(names.product_vendors[name]) <= 3)
+            if vendor in vendors or len(names.product_vendors[name]) <= 3
         ]
         pairs = [p for p in pairs if p[1] not in vendors or p[0] == p[1]]
         return _entities(question, words, vendors, pairs)

@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ from workloads.store.search import Filters
 
 Mode = Literal["hybrid", "vector", "lexical"]
 RRF_K = 60
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,10 @@ class Retriever:
         if mode != "hybrid":
             return Plan([], explicit, Entities())
         entities = self.catalog.find(query)
-        return Plan(cve_ids(query), explicit.merged(filters_from_question(query)), entities)
+        asked = filters_from_question(query)
+        if entities.exact and any(_YEAR.search(name) for name in entities.products):
+            asked = replace(asked, published_from=None, published_to=None)  # "SharePoint Server 2019"
+        return Plan(cve_ids(query), explicit.merged(asked), entities)
 
     def search(
         self, query: str, top_k: int, explicit: Filters | None = None, mode: Mode = "hybrid"

@@ -19,14 +19,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-_SEPARATORS = re.compile(r"[\s_]+")
+_WORD = re.compile(r"[a-z0-9][a-z0-9._+\-/]*[a-z0-9+]|[a-z0-9]")
 _KEV_LIST = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s*/\s*")
 _NOT_A_NAME = {"", "n/a", "*", "-", "unknown", "n a"}
 
 
 def key(name: str | None) -> str:
-    """A name as compared: case-folded, ``_`` and runs of spaces as one space."""
-    return _SEPARATORS.sub(" ", (name or "").lower()).strip()
+    """A name as compared: its words, case-folded, ``_`` and punctuation between them as one
+    space (the words a question is split into, so a question's n-grams compare equal)."""
+    return " ".join(_WORD.findall((name or "").lower().replace("_", " ")))
 
 
 def initials(name: str) -> str:
