@@ -97,9 +97,7 @@ class StoreConsumer:
         self.assigned_at: float | None = None
         self.starts: dict[tuple[str, int], int] = {}
         self.applier = Applier(target, settings.group_id, DeadLetters(settings), settings.writers)
-        self.bulk_checked = not settings.bulk_load
-        self.bulk = False
-        self.indexes_built = 0
+        self.bulk_checked, self.bulk, self.indexes_built = not settings.bulk_load, False, 0
         self.consumer = Consumer(settings.consumer_config())
 
     def _stored_offsets(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
@@ -189,8 +187,7 @@ class StoreConsumer:
         return bool(assigned)
 
     def _finish_bulk_load(self) -> None:
-        """Build the indexes the initial load deferred; a database that fails it now is
-        asked again at the next idle moment (or by the next consumer)."""
+        """Build the indexes the initial load deferred (a failure: again when next idle)."""
         try:
             self.indexes_built += bulkload.finish(self.target)
             self.bulk = False
