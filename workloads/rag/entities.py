@@ -136,6 +136,8 @@ class NameCatalog:
             if vendor in vendors or len(names.product_vendors[name]) <= 3
         ]
         pairs = [p for p in pairs if p[1] not in vendors or p[0] == p[1]]
+        of_named = [p for p in pairs if p[0] in vendors]  # "Rockwell Automation": not Ivanti's "automation"
+        pairs = of_named or [p for p in pairs if not any(f" {p[1]} " in f" {v} " for v in vendors)]
         return _entities(question, words, vendors, pairs)
 
 

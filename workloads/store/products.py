@@ -5,7 +5,7 @@ and CPE strings ``connect_secure``, the KEV catalog ``Connect Secure, Policy Sec
 Neurons``.  Names are compared by a *key* (case-folded, ``_``/``-``/spaces collapsed); two
 keys of one vendor are the same product when one record names both from different sources
 and they agree in one of two ways the data shows: the record names one product per source
-(so they can only be the same), or one is the initials of the other, with or without the
+and the two names share a word ("Windows" and "Windows 10 Version 1809"), or one is the initials of the other, with or without the
 vendor's (``ics`` = Ivanti Connect Secure).  Nothing is hand-coded: aliases come only from
 records (migration 011's ``product_mentions`` view).  A KEV product list is split into its
 names.
@@ -89,7 +89,7 @@ def _names(source: str, product: str | None) -> list[str]:
 
 
 def _same_product(vendor: str, a: str, b: str, alone: bool) -> bool:
-    if alone or a == b:
+    if a == b or (alone and set(a.split()) & set(b.split())):
         return True
     short, long_ = sorted((a, b), key=len)
     squeezed = short.replace(" ", "")
