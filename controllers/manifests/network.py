@@ -130,7 +130,7 @@ def index_policies(index: CveIndex, store: CveStore) -> list[Manifest]:
 
 
 def rag_policies(rag: RagEndpoint, store: CveStore) -> list[Manifest]:
-    """The API's and the LLM's policies (the LLM's also for an external engine: no pods match it)."""
+    """The API's and (for a self-hosted engine) the LLM's policies."""
     spec, meta = rag.spec.network_policy, rag.metadata
     if not spec.enabled:
         return []
@@ -141,7 +141,13 @@ def rag_policies(rag: RagEndpoint, store: CveStore) -> list[Manifest]:
         "ports": [{"port": API_PORT, "protocol": "TCP"}],
     }
     engine = ENGINES.get(rag.spec.llm.engine)
-    llm_port = engine.port if engine else API_PORT
+    if engine is None:  # external: no LLM pod of ours; the API reaches the model's URL instead
+        split = urlsplit(rag.spec.llm.url or "")
+        port = split.port or (HTTPS if split.scheme == "https" else 80)
+        out = [_to_ports([*postgres_ports(store), HTTPS, port])]
+        ingress = [api_in, _scrapes(spec, API_PORT)]
+        return [policy("RagEndpoint", meta.name, meta.namespace, "api-net", api_pods, ingress, out)]
+    llm_port = engine.port
     api_out = [
         _to_ports([*postgres_ports(store), HTTPS]),
         {

@@ -3,6 +3,7 @@
 The Ingress carries cert-manager's issuer annotation, so with cert-manager installed the TLS
 Secret is issued either way; when the cluster serves cert-manager's API the operator also
 creates the Certificate explicitly, owned by the endpoint, so its state is visible next to it.
+The Ingress routes only :data:`PUBLIC_PATHS`: scrapes and the OpenAPI UI are not public.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from controllers.api.rag import RagEndpoint
 from controllers.manifests.common import Manifest, child_name, labels, metadata
 from controllers.manifests.llm import KIND
 from controllers.manifests.rag import API, SERVICE_PORT, api_name
+
+# What the public Ingress routes: the API (/v1/...) and the page (/ exactly).  /metrics, /docs,
+# /openapi.json and the probes stay reachable inside the cluster only (the Service).
+PUBLIC_PATHS = (("/v1", "Prefix"), ("/", "Exact"))
 
 
 def tls_secret_name(rag: RagEndpoint) -> str:
@@ -31,22 +36,9 @@ def ingress(rag: RagEndpoint) -> Manifest | None:
     if spec is None:
         return None
     notes: dict[str, str] = {}
-    body: Manifest = {
-        "rules": [
-            {
-                "host": spec.host,
-                "http": {
-                    "paths": [
-                        {
-                            "path": "/",
-                            "pathType": "Prefix",
-                            "backend": {"service": {"name": api_name(rag), "port": {"number": SERVICE_PORT}}},
-                        }
-                    ]
-                },
-            }
-        ]
-    }
+    backend = {"service": {"name": api_name(rag), "port": {"number": SERVICE_PORT}}}
+    paths = [{"path": path, "pathType": kind, "backend": backend} for path, kind in PUBLIC_PATHS]
+    body: Manifest = {"rules": [{"host": spec.host, "http": {"paths": paths}}]}
     if spec.class_name:
         body["ingressClassName"] = spec.class_name
     if spec.tls is not None:

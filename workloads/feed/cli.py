@@ -126,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.max_record_bytes,
         compression=settings.kafka_compression,
     )
-    with feed_metrics.served(producer, str(source.kind), settings.release, settings.metrics_port):
+    release = settings.release or str(getattr(source, "release", ""))
+    with feed_metrics.served(producer, str(source.kind), release, settings.metrics_port):
         summary = run(source, producer, settings.max_record_bytes, Progress(settings.progress_interval))
     print(json.dumps(summary), flush=True)
     return EX_TEMPFAIL if "failure" in summary or producer.counts.failed else 0

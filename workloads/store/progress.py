@@ -50,8 +50,8 @@ class Totals:
 
 
 class Progress:
-    def __init__(self, every: float, out: TextIO = sys.stderr, clock: Clock = time.monotonic) -> None:
-        self.out = out
+    def __init__(self, every: float, out: TextIO | None = None, clock: Clock = time.monotonic) -> None:
+        self.out = out or sys.stderr  # looked up now: logs.configure may have replaced it since import
         self.totals = Totals()
         self._pace = Every(every, clock)
 
