@@ -155,5 +155,6 @@ class RecordReader:
             rows = cur.execute(query, [cve_ids]).fetchall()
             assessed = assessments_query.read(conn, cve_ids)
         return {
-            r["cve_id"]: (replace(facts_of(r), assessments=assessed.get(r["cve_id"], [])), r["record"]) for r in rows
+            r["cve_id"]: (replace(facts_of(r), assessments=assessed.get(r["cve_id"], [])), r["record"])
+            for r in rows
         }
