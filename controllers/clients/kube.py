@@ -51,6 +51,9 @@ PLURALS = {
     "Certificate": "certificates",
     "Pod": "pods",
     "Secret": "secrets",
+    "NetworkPolicy": "networkpolicies",
+    "PeerAuthentication": "peerauthentications",
+    "AuthorizationPolicy": "authorizationpolicies",
 }
 
 

@@ -22,6 +22,8 @@ from controllers.api.feed import CveFeed
 from controllers.api.index import CveIndex
 from controllers.api.rag import RagEndpoint
 from controllers.api.store import CveStore
+from controllers.clients import kube
+from controllers.handlers import network as network_handlers
 from controllers.manifests import network, network_istio
 from controllers.manifests.rag import service_account_name
 from controllers.manifests.rag_exposure import ingress
@@ -187,6 +189,20 @@ def test_istio_objects_have_the_same_edges() -> None:
         if owner == f"RagEndpoint/{rag.metadata.name}":
             assert matches(made[0]["spec"]["selector"]["matchLabels"], labels)
     assert network_istio.rag_mesh(rag.metadata.name, "prod", rag.spec.network_policy, [], "sa", "vllm") == []
+
+
+def test_the_operator_s_client_addresses_every_policy_kind() -> None:
+    """The operator applies these through :func:`controllers.clients.kube.apply`, which finds each
+    object's path by kind: a kind it cannot address fails every reconcile of its owner."""
+    _f, _s, _i, rags = resources()
+    spec = rags[0].spec.network_policy.model_copy(update={"istio": True})
+    mesh = network_istio.rag_mesh("api", "prod", spec, spec.ingress_namespaces, "sa", "vllm")
+    for made in [*POLICIES, *mesh]:
+        version, kind = made["apiVersion"], made["kind"]
+        plural = next(p for v, k, p, _c in network_handlers.KINDS if (v, k) == (version, kind))
+        group = "api" if "/" not in version else "apis"
+        path = f"/{group}/{version}/namespaces/prod/{plural}/{made['metadata']['name']}"
+        assert kube.object_path(version, kind, "prod", made["metadata"]["name"]) == path
 
 
 def test_the_api_server_admits_every_policy(kube: client.ApiClient) -> None:
