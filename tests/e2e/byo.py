@@ -47,6 +47,10 @@ class Relay:
 
     def close(self) -> None:
         self._closed.set()
+        # close() alone leaves the port listening while _accept is blocked in accept(); shutdown
+        # wakes it, so the next module's relay can bind the same port.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
 
 

@@ -211,14 +211,14 @@ def _replaced(core: client.CoreV1Api, old: str) -> Any | None:
 
 def _reconciled(core: client.CoreV1Api, pod: Any, names: Any) -> bool:
     """The operator has handled every resource at its start and again a full tick later (the
-    timer that would make a missing Job), by the object references of its JSON log lines."""
+    timer that would make a missing Job), by the ``resource`` of its JSON log lines."""
     log = core.read_namespaced_pod_log(pod.metadata.name, install.NAMESPACE, container="operator")
     seen: dict[str, list[datetime]] = {}
     for line in log.splitlines():
         with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
             record = json.loads(line)
-            name = str((record.get("object") or {}).get("name"))
-            seen.setdefault(name, []).append(datetime.fromisoformat(record["timestamp"]))
+            name = str(record["resource"])  # controllers.machinery.logging_json's line format
+            seen.setdefault(name, []).append(datetime.fromisoformat(record["time"]))
     tick = OperatorSettings.model_fields["tick_seconds"].default
     return all(name in seen and (max(seen[name]) - min(seen[name])).total_seconds() >= tick for name in names)
 
