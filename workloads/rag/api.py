@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Str
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from workloads.common.records import is_cve_id
-from workloads.rag import changes, openapi, problems
+from workloads.rag import agent_tools, changes, openapi, problems
 from workloads.rag.answers.select import Selection
 from workloads.rag.guards import BodyLimit, Guard
 from workloads.rag.history_api import history_router
@@ -38,6 +38,7 @@ from workloads.rag.schemas import (
 )
 from workloads.rag.service import RagService, sse
 from workloads.rag.settings import RagSettings
+from workloads.rag.views import history_view, record_view
 
 CVE_ID = Path(
     description="a CVE id, CVE-YYYY-NNNN (any case); anything else is 400 not_a_cve_id",
@@ -79,7 +80,8 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.service = service or RagService(settings)
-        yield
+        async with agent_tools.serving(app):
+            yield
         await app.state.service.close()
 
     app = FastAPI(
@@ -93,6 +95,7 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
 
     problems.install(app)
     openapi.install(app)
+    agent_tools.install(app, guard)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -157,17 +160,7 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
         if found is None:
             raise _not_found(cve_id)
         facts, doc = found
-        return {
-            **facts.fields,
-            "cvss": facts.cvss,
-            "cwe": facts.cwe,
-            "assessments": facts.assessments,
-            "kev": facts.kev,
-            "epss": facts.epss,
-            "affected": facts.affected,
-            "url": facts.url,
-            "record": doc,
-        }
+        return record_view(facts, doc)
 
     @app.get(
         "/v1/cves/{cve_id}/history",
@@ -178,23 +171,7 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
         versions = await svc(request).history(_cve_id(cve_id))
         if not versions:
             raise _not_found(cve_id)
-        fields = (
-            "version",
-            "state",
-            "valid_from",
-            "valid_to",
-            "date_updated",
-            "out_of_order",
-            "changes",
-            "diff",
-            "source",
-            "release",
-            "ingested_at",
-        )
-        return {
-            "cve_id": versions[0].cve_id,
-            "versions": [{f: getattr(v, f) for f in fields} for v in versions],
-        }
+        return history_view(versions)
 
     app.include_router(history_router(guard))
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from workloads.common.records import is_cve_id
 from workloads.rag import problems
 from workloads.rag.guards import Guard
 from workloads.rag.problems import FieldError, ProblemError
+from workloads.rag.views import diff_view
 from workloads.store import history_query as hq
-from workloads.store.models import CveVersion
 
 _REF = "a version (3 or v3), or an ISO-8601 date (its end, UTC) or date-time: the version valid then"
 _DECLARED = (
@@ -34,17 +33,6 @@ _DECLARED = (
     problems.CVE_NOT_FOUND,
     problems.INVALID_REQUEST,
 )
-
-
-def _side(version: CveVersion) -> dict[str, Any]:
-    return {
-        "version": version.version,
-        "ref": f"{version.cve_id}@v{version.version}",
-        "state": version.state,
-        "valid_from": version.valid_from,
-        "valid_to": version.valid_to,
-        "date_updated": version.date_updated,
-    }
 
 
 def history_router(guard: Guard) -> APIRouter:
@@ -70,25 +58,13 @@ def history_router(guard: Guard) -> APIRouter:
                 problems.NOT_A_CVE_ID, f"not a CVE id: {cve_id[:40]!r} (expected CVE-YYYY-NNNN)"
             )
         cve = cve_id.upper()
-        pool = request.app.state.service.pool
-
-        def read() -> hq.VersionDiff | None:
-            with pool.connection() as conn:
-                return hq.diff_versions(conn, cve, from_, to)
-
         try:
-            found = await run_in_threadpool(read)
+            found = await request.app.state.service.diff(cve, from_, to)
         except (hq.NoSuchVersion, ValueError) as exc:
             raise _bad_ref(str(exc), from_, to) from exc
         if found is None:
             raise ProblemError(problems.CVE_NOT_FOUND, f"{cve} is not in the store")
-        return {
-            "cve_id": cve,
-            "from": _side(found.old),
-            "to": _side(found.new),
-            "changes": found.changes,
-            "diff": found.diff,
-        }
+        return diff_view(found)
 
     return router
 

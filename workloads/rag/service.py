@@ -30,6 +30,7 @@ from workloads.rag.records import CveFacts, RecordReader
 from workloads.rag.retrieval import Hit, Retriever
 from workloads.rag.settings import RagSettings
 from workloads.rag.vectors import VectorSearch
+from workloads.store import history_query as hq
 from workloads.store.models import CveVersion
 from workloads.store.query import StoreReader
 from workloads.store.search import Filters
@@ -171,6 +172,24 @@ class RagService:
         def read() -> list[CveVersion]:
             with StoreReader(self.settings.index.store) as store:
                 return store.history(cve_id)
+
+        return await run_in_threadpool(read)
+
+    async def version_at(self, cve_id: str, at: datetime) -> CveVersion | None:
+        """The version of ``cve_id`` valid at ``at``, with its record (``None``: none yet then)."""
+
+        def read() -> CveVersion | None:
+            with self.pool.connection() as conn:
+                return hq.versions_at(conn, [cve_id], at).get(cve_id)
+
+        return await run_in_threadpool(read)
+
+    async def diff(self, cve_id: str, from_ref: str | None, to_ref: str | None) -> hq.VersionDiff | None:
+        """What changed between two versions (:func:`~workloads.store.history_query.diff_versions`)."""
+
+        def read() -> hq.VersionDiff | None:
+            with self.pool.connection() as conn:
+                return hq.diff_versions(conn, cve_id, from_ref, to_ref)
 
         return await run_in_threadpool(read)
 
