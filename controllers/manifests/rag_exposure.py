@@ -13,9 +13,10 @@ from controllers.manifests.common import Manifest, child_name, labels, metadata
 from controllers.manifests.llm import KIND
 from controllers.manifests.rag import API, SERVICE_PORT, api_name
 
-# What the public Ingress routes: the API (/v1/...) and the page (/ exactly).  /metrics, /docs,
+# What the public Ingress routes: the API (/v1/...), the MCP server for agents (/mcp, behind the
+# same keys) and the page (/ exactly).  /metrics, /docs,
 # /openapi.json and the probes stay reachable inside the cluster only (the Service).
-PUBLIC_PATHS = (("/v1", "Prefix"), ("/", "Exact"))
+PUBLIC_PATHS = (("/v1", "Prefix"), ("/mcp", "Exact"), ("/", "Exact"))
 
 
 def tls_secret_name(rag: RagEndpoint) -> str:

@@ -142,7 +142,7 @@ def test_opting_out_makes_no_policy() -> None:
 
 
 def test_the_public_ingress_routes_only_the_api_paths() -> None:
-    """/metrics and /docs stay inside the cluster: the Ingress routes /v1 and the page only."""
+    """/metrics and /docs stay inside the cluster: the Ingress routes /v1, /mcp and the page only."""
     checked = 0
     for body in example_bodies()["RagEndpoint"]:
         rag = RagEndpoint.from_body(body)
@@ -150,9 +150,9 @@ def test_the_public_ingress_routes_only_the_api_paths() -> None:
         if made is None:
             continue
         paths = {(p["path"], p["pathType"]) for rule in made["spec"]["rules"] for p in rule["http"]["paths"]}
-        assert paths == {("/v1", "Prefix"), ("/", "Exact")}
+        assert paths == {("/v1", "Prefix"), ("/mcp", "Exact"), ("/", "Exact")}
         assert not any(routed(paths, url) for url in ("/metrics", "/docs", "/openapi.json", "/healthz"))
-        assert all(routed(paths, url) for url in ("/", "/v1/ask", "/v1/cves/CVE-2024-3400"))
+        assert all(routed(paths, url) for url in ("/", "/mcp", "/v1/ask", "/v1/cves/CVE-2024-3400"))
         checked += 1
     assert checked
 

@@ -191,3 +191,18 @@ def test_rate_limit_is_per_key(make_client: ClientFactory) -> None:
         )
         other = client.post("/v1/search", json={"query": "xss"}, headers={"Authorization": "Bearer b"})
         assert other.status_code == 200
+
+
+def test_a_record_without_a_cna_title_is_cited_by_its_description_s_first_sentence(
+    client: TestClient, corpus: Corpus
+) -> None:
+    original = corpus.records[_scored_id(corpus)]
+    untitled = json.loads(json.dumps(original).replace(original["cveMetadata"]["cveId"], "CVE-2099-1401"))
+    untitled["containers"]["cna"].pop("title", None)
+    write(corpus.target, [edited(untitled, description="Untitled flaw in the frobnicator. More detail here.")])
+    answer = client.post("/v1/ask", json={"question": "What is CVE-2099-1401?"}).json()
+    cited = {c["cve_id"]: c["title"] for c in answer["citations"]}
+    assert cited["CVE-2099-1401"] == "Untitled flaw in the frobnicator"
+    assert "(no title)" not in answer["answer"]
+    found = client.post("/v1/search", json={"query": "CVE-2099-1401", "top_k": 1}).json()["results"]
+    assert found[0]["title"] == "Untitled flaw in the frobnicator"

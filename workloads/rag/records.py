@@ -21,8 +21,19 @@ from workloads.store.projection import CVSS_VERSIONS
 
 CVE_URL = "https://www.cve.org/CVERecord?id={}"
 _LABELS = {"v40": "CVSS 4.0", "v31": "CVSS 3.1", "v30": "CVSS 3.0", "v20": "CVSS 2.0"}
+# What a record is called where it is listed or cited: the CNA's title, else KEV's name for the
+# flaw, else the description's first sentence (many CNAs give no title).
+DISPLAY_TITLE = "coalesce(c.title, k.vulnerability_name, left(split_part(c.description, '. ', 1), 160))"
+
+
+def display_title(title: str | None, kev_name: str | None, description: str | None) -> str | None:
+    """:data:`DISPLAY_TITLE` for a row read without it (a historic version's)."""
+    return title or kev_name or (description.split(". ", 1)[0][:160] if description else None)
+
+
 _COLUMNS = (
-    "c.cve_id, c.state, c.version, c.valid_from, c.assigner, c.title, c.description, c.date_published, c.date_updated,"
+    f"{DISPLAY_TITLE} AS display_title,"
+    " c.cve_id, c.state, c.version, c.valid_from, c.assigner, c.title, c.description, c.date_published, c.date_updated,"
     " c.date_rejected, c.base_score::float8 AS base_score, c.base_severity, c.cwe_ids, c.vendors, c.products,"
     " c.cpes, c.ssvc_exploitation, c.ssvc_automatable, c.ssvc_technical_impact, v.record,"
     " coalesce(c.kev_date_added, k.date_added) AS kev_date_added, k.required_action AS kev_required_action,"
@@ -120,7 +131,7 @@ def facts_of(row: dict[str, Any]) -> CveFacts:
     epss = {"score": row["epss"], "percentile": row["epss_percentile"]} if row["epss"] is not None else None
     return CveFacts(
         cve_id=row["cve_id"],
-        title=row["title"],
+        title=row["display_title"] if "display_title" in row else row["title"],
         state=row["state"],
         description=row["description"],
         cvss=cvss,
@@ -130,7 +141,7 @@ def facts_of(row: dict[str, Any]) -> CveFacts:
         affected=version_ranges(record),
         published=_day(row["date_published"]),
         updated=_day(row["date_updated"]),
-        fields={k: v for k, v in row.items() if k != "record"},
+        fields={k: v for k, v in row.items() if k not in ("record", "display_title")},
     )
 
 

@@ -37,6 +37,7 @@ from workloads.index.backends import BackendError
 from workloads.index.documents import cve_of
 from workloads.rag import filter_clauses, lexical
 from workloads.rag.entities import GENERIC, Entities, NameCatalog
+from workloads.rag.records import DISPLAY_TITLE
 from workloads.rag.understand import cve_ids, filters_from_question
 from workloads.rag.vectors import VectorSearch
 from workloads.store.search import Filters
@@ -219,7 +220,7 @@ class Retriever:
         ranked = sorted(scores, key=lambda c: (-scores[c], c))[: max(top_k * 4, 40)]
         where, params = filter_clauses.where(plan.filters)
         statement = sql.SQL(
-            "SELECT c.cve_id, coalesce(c.title, k.vulnerability_name, left(split_part(c.description, '. ', 1), 160)),"
+            f"SELECT c.cve_id, {DISPLAY_TITLE},"
             " c.base_severity, c.base_score::float8, c.date_published::date,"
             " (c.kev_date_added IS NOT NULL OR k.cve_id IS NOT NULL)"
             " FROM cves c LEFT JOIN kev_catalog k ON k.cve_id = c.cve_id"

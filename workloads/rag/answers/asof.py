@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from workloads.rag.records import CveFacts, facts_of
+from workloads.rag.records import CveFacts, display_title, facts_of
 from workloads.rag.retrieval import Hit
 from workloads.store import fields
 from workloads.store.history_query import projected, versions_at
@@ -22,7 +22,7 @@ from workloads.store.models import CveVersion
 from workloads.store.search import Filters, cwe_id, severities_at_least
 
 _ENRICHMENT = (
-    "SELECT i.cve_id, k.date_added AS kev_catalog_added, k.required_action AS kev_required_action,"
+    "SELECT i.cve_id, k.vulnerability_name AS kev_name, k.date_added AS kev_catalog_added, k.required_action AS kev_required_action,"
     " k.due_date AS kev_due_date, k.known_ransomware AS kev_known_ransomware, e.epss,"
     " e.percentile AS epss_percentile FROM unnest(%s::text[]) AS i(cve_id)"
     " LEFT JOIN kev_catalog k ON k.cve_id = i.cve_id LEFT JOIN epss_scores e ON e.cve_id = i.cve_id"
@@ -42,6 +42,7 @@ def facts_at(
     for cve, version in found.items():
         row = projected(version) | {k: v for k, v in extra[cve].items() if k != "cve_id"}
         catalog_added = row.pop("kev_catalog_added")
+        row["display_title"] = display_title(row["title"], row.pop("kev_name"), row["description"])
         if row["kev_date_added"] is None and catalog_added is not None and catalog_added <= at.date():
             row["kev_date_added"] = catalog_added
         if row["kev_date_added"] is None:
