@@ -110,15 +110,19 @@ def build(component: GoComponent) -> None:
 def kwok_stages_dir() -> Path:
     """kwok's stage definitions (``kustomize/stage``), copied out of its module source."""
     target = KWOK.home / "stages"
-    if not (target / "pod" / "fast" / "pod-ready.yaml").is_file():
-        source = Path(_download(KWOK)["Dir"]) / "kustomize" / "stage"
-        tmp = KWOK.home / "stages.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns("testdata", "*.go"))
-        for path in tmp.rglob("*"):  # the module cache is read-only; our copy need not be
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.replace(target)
+    if (target / "pod" / "fast" / "pod-ready.yaml").is_file():
+        return target
+    # Locked: `devstack build` and a test session starting the cluster may both get here.
+    with locked(KWOK.home / ".stages.lock"):
+        if not (target / "pod" / "fast" / "pod-ready.yaml").is_file():
+            source = Path(_download(KWOK)["Dir"]) / "kustomize" / "stage"
+            tmp = KWOK.home / "stages.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(source, tmp, ignore=shutil.ignore_patterns("testdata", "*.go"))
+            for path in tmp.rglob("*"):  # the module cache is read-only; our copy need not be
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.replace(target)
     return target
 
 
