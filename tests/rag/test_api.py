@@ -199,7 +199,9 @@ def test_a_record_without_a_cna_title_is_cited_by_its_description_s_first_senten
     original = corpus.records[_scored_id(corpus)]
     untitled = json.loads(json.dumps(original).replace(original["cveMetadata"]["cveId"], "CVE-2099-1401"))
     untitled["containers"]["cna"].pop("title", None)
-    write(corpus.target, [edited(untitled, description="Untitled flaw in the frobnicator. More detail here.")])
+    write(
+        corpus.target, [edited(untitled, description="Untitled flaw in the frobnicator. More detail here.")]
+    )
     answer = client.post("/v1/ask", json={"question": "What is CVE-2099-1401?"}).json()
     cited = {c["cve_id"]: c["title"] for c in answer["citations"]}
     assert cited["CVE-2099-1401"] == "Untitled flaw in the frobnicator"
