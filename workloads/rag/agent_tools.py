@@ -39,6 +39,7 @@ from starlette.types import Receive, Scope, Send
 
 from workloads.common.records import is_cve_id
 from workloads.rag import problems
+from workloads.rag.coverage import IndexCoverage
 from workloads.rag.guards import Guard
 from workloads.rag.problems import ProblemError
 from workloads.rag.schemas import AskRequest, AsOf, SearchRequest, as_of_moment
@@ -78,7 +79,10 @@ def build(service: Callable[[], RagService]) -> FastMCP:
         body = _valid(SearchRequest, query=query, top_k=top_k, as_of=as_of)
         when = as_of_moment(body.as_of) if body.as_of else None
         hits = await service().search(body.query, body.top_k, Filters(), when)
-        return {"results": [{**vars(h), "matched": list(h.matched)} for h in hits]}
+        return {
+            "results": [{**vars(h), "matched": list(h.matched)} for h in hits],
+            "index": _coverage(await service().index_coverage()),
+        }
 
     @server.tool()
     async def get_cve(cve_id: str, as_of: str | None = None) -> dict[str, Any]:
@@ -126,9 +130,18 @@ def build(service: Callable[[], RagService]) -> FastMCP:
         body = _valid(AskRequest, question=question, top_k=top_k, as_of=as_of)
         when = as_of_moment(body.as_of) if body.as_of else None
         answer = await service().ask(body.question, body.top_k, when)
-        return {"answer": answer.answer, "citations": answer.citations, "model": answer.model}
+        return {
+            "answer": answer.answer,
+            "citations": answer.citations,
+            "model": answer.model,
+            "index": _coverage(await service().index_coverage()),
+        }
 
     return server
+
+
+def _coverage(coverage: IndexCoverage | None) -> dict[str, Any] | None:
+    return coverage.model_dump() if coverage else None
 
 
 def _valid(model: type[M], **given: Any) -> M:

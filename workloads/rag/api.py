@@ -128,7 +128,9 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
             hits = await svc(request).search(body.query, top_k, filters, as_of)
         except ValueError as exc:
             raise ProblemError(problems.INVALID_REQUEST, f"invalid request: {exc}") from exc
-        return SearchResponse(results=[SearchResult(**vars(h)) for h in hits])
+        return SearchResponse(
+            results=[SearchResult(**vars(h)) for h in hits], index=await svc(request).index_coverage()
+        )
 
     @app.post(
         "/v1/ask",
@@ -152,7 +154,12 @@ def create_app(settings: RagSettings, service: RagService | None = None) -> Fast
             )
         answer = await service_.ask(body.question, body.top_k, as_of)
         metrics.answers.labels("fallback" if answer.fallback_reason else "model").inc()
-        return {"answer": answer.answer, "citations": answer.citations, "model": answer.model}
+        return {
+            "answer": answer.answer,
+            "citations": answer.citations,
+            "model": answer.model,
+            "index": await service_.index_coverage(),
+        }
 
     @app.get("/v1/cves/{cve_id}", dependencies=[Depends(guard)], responses=problems.declared(*_V1, *_RECORD))
     async def record(request: Request, cve_id: str = CVE_ID) -> dict[str, Any]:
@@ -229,4 +236,6 @@ async def _events(
     async for event, data in service.ask_events(body.question, body.top_k, chosen):
         if event == "done":
             metrics.answers.labels("fallback" if data["model"] == "none" else "model").inc()
+            coverage = await service.index_coverage()
+            data = {**data, "index": coverage.model_dump() if coverage else None}
         yield sse(event, data)

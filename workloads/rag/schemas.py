@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from workloads.rag.coverage import IndexCoverage
 from workloads.store.search import Filters
 
 Severity = Literal["NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL", "none", "low", "medium", "high", "critical"]
@@ -143,8 +144,12 @@ class SearchResult(BaseModel):
     )
 
 
+_COVERAGE = "how much of the store the vector index holds (null: the store could not say)"
+
+
 class SearchResponse(BaseModel):
     results: list[SearchResult]
+    index: IndexCoverage | None = Field(default=None, description=_COVERAGE)
 
 
 class AskRequest(BaseModel):
@@ -168,6 +173,7 @@ class AskResponse(BaseModel):
     answer: str
     citations: list[Citation]
     model: str
+    index: IndexCoverage | None = Field(default=None, description=_COVERAGE)
 
 
 class Readiness(BaseModel):

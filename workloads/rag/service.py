@@ -24,6 +24,7 @@ from workloads.index.embedding import Embedder, create_embedder
 from workloads.index.settings import open_backend
 from workloads.rag.answers import compose
 from workloads.rag.answers.select import Answerer, Selection
+from workloads.rag.coverage import CoverageCache, IndexCoverage
 from workloads.rag.entities import NameCatalog
 from workloads.rag.llm import ChatModel, LlmUnavailable
 from workloads.rag.records import CveFacts, RecordReader
@@ -76,6 +77,7 @@ class RagService:
         self.retriever = Retriever(self.pool, self.vectors, NameCatalog(self.pool))
         self.reader = RecordReader(self.pool)
         self.answers = Answerer(self.pool, self.reader, self.retriever, settings.prompt_budget)
+        self.coverage = CoverageCache(self.pool, settings.index.index_name)
         self.llm = (
             ChatModel(
                 settings.llm_url,
@@ -104,6 +106,10 @@ class RagService:
         """The records and findings of an answer (:class:`~workloads.rag.answers.select.Answerer`):
         at most ``top_k`` records, only as many as fit the model's context, the rest left out."""
         return await run_in_threadpool(self.answers.select, question, top_k, as_of)
+
+    async def index_coverage(self) -> IndexCoverage | None:
+        """How much of the store the vector index holds (cached: :mod:`workloads.rag.coverage`)."""
+        return await run_in_threadpool(self.coverage.get)
 
     @staticmethod
     def citations(chosen: Selection) -> list[dict[str, Any]]:
