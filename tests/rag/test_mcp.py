@@ -78,6 +78,7 @@ def test_an_agent_uses_every_tool_over_streamable_http(url: str, twin: dict[str,
             assert {t.name for t in (await mcp.list_tools()).tools} == TOOLS
             found = payload(await mcp.call_tool("search", {"query": TWIN.lower(), "top_k": 3}))
             assert found["results"][0]["cve_id"] == TWIN and "id" in found["results"][0]["matched"]
+            assert set(found["index"]) == {"indexed", "records", "complete"} and found["index"]["records"] > 0
             current = payload(await mcp.call_tool("get_cve", {"cve_id": TWIN}))
             assert current["description"] == "The flaw, described again in version two."
             assert current["record"]["cveMetadata"]["cveId"] == TWIN
@@ -93,6 +94,7 @@ def test_an_agent_uses_every_tool_over_streamable_http(url: str, twin: dict[str,
             assert "description" in change["changes"]
             answer = payload(await mcp.call_tool("ask", {"question": f"What is {TWIN}?"}))
             assert answer["model"] == "none" and TWIN in {c["cve_id"] for c in answer["citations"]}
+            assert answer["index"] == found["index"]
 
     anyio.run(session)
 
