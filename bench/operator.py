@@ -30,7 +30,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from kubernetes import client
 
 from bench.rag_server import machine_line, write
 from devstack import cluster, kafka, postgres, proc, scratch
-from devstack.k8s_jobs import complete_job
+from devstack.k8s_jobs import succeed_running
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import migrate
 
@@ -60,7 +59,7 @@ def _docs(name: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all((QUICKSTART / name).read_text()) if d]
 
 
-def chain(i: int, bootstrap: str, releases_url: str, schema: str) -> list[dict[str, Any]]:
+def chain(i: int, bootstrap: str, releases_url: str, schema: str, llm_url: str) -> list[dict[str, Any]]:
     """The quickstart's four CRs, copy ``i``: names suffixed, references to each other, the
     dev stack's Kafka, one shared schema, deletion policy Delete (the topics go with the run)."""
     feed, store, index, rag = (
@@ -78,6 +77,17 @@ def chain(i: int, bootstrap: str, releases_url: str, schema: str) -> list[dict[s
     store["spec"]["postgres"]["schema"] = schema
     index["spec"]["storeRef"]["name"] = store["metadata"]["name"]
     rag["spec"]["indexRef"]["name"] = index["metadata"]["name"]
+    # Sized for the fake cluster (six 8-core nodes, two GPUs): small requests, fewer replicas,
+    # an external LLM (its URL is the releases server: nothing calls it during the run).
+    small = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}
+    store["spec"]["consumer"].update(minReplicas=1, maxReplicas=3, resources=small)
+    index["spec"]["sync"]["resources"] = small
+    rag["spec"]["api"].update(minReplicas=2, maxReplicas=3, resources=small)
+    rag["spec"]["llm"] = {
+        "engine": "external",
+        "model": "meta-llama/Meta-Llama-3-8B-Instruct",
+        "url": llm_url,
+    }
     return [feed, store, index, rag]
 
 
@@ -204,13 +214,11 @@ def is_ready(cr: dict[str, Any]) -> bool:
     return observed(cr) and ready is not None and ready.get("status") == "True"
 
 
-def complete_migrations(api: client.ApiClient, namespace: str, done: set[str]) -> None:
-    """Mark every migration Job not yet seen complete (kwok runs the pods, never the program)."""
-    jobs = client.BatchV1Api(api).list_namespaced_job(namespace, label_selector=MIGRATION).items
-    fresh = [j.metadata.name for j in jobs if j.metadata.name not in done]
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda name: complete_job(api, namespace, name), fresh))
-    done.update(fresh)
+def complete_migrations(api: client.ApiClient, namespace: str) -> None:
+    """Mark the running pods of unfinished migration Jobs succeeded (kwok runs pods, never programs)."""
+    for job in client.BatchV1Api(api).list_namespaced_job(namespace, label_selector=MIGRATION).items:
+        if not job.status.succeeded:
+            succeed_running(api, namespace, job.metadata.name)
 
 
 def kubectl(info: cluster.ClusterInfo, *args: str, stdin: str | None = None) -> None:
@@ -228,7 +236,6 @@ class Watch:
 
     def __init__(self, api: client.ApiClient, namespace: str, operator: OperatorProcess) -> None:
         self.api, self.namespace, self.operator = api, namespace, operator
-        self.migrated: set[str] = set()
         self.ready_at: dict[str, float] = {}
         self.observed_at: float | None = None
         self.peak_kb = 0
@@ -236,7 +243,7 @@ class Watch:
     def until_settled(self, count: int, started: float, timeout: float) -> dict[str, int]:
         ready: dict[str, int] = {}
         while time.monotonic() - started < timeout:
-            complete_migrations(self.api, self.namespace, self.migrated)
+            complete_migrations(self.api, self.namespace)
             self.peak_kb = max(self.peak_kb, memory_kb(self.operator.pid)["VmRSS"])
             found = crs(self.api, self.namespace)
             if self.observed_at is None and all(
@@ -294,7 +301,11 @@ def run(count: int, idle: float, timeout: float) -> list[str]:
                     "-",
                     stdin=yaml.safe_dump_all(secrets(pg.dsn)),
                 )
-                docs = [d for i in range(count) for d in chain(i, broker.bootstrap, releases, schema)]
+                docs = [
+                    d
+                    for i in range(count)
+                    for d in chain(i, broker.bootstrap, releases, schema, releases.rsplit("/", 1)[0] + "/v1")
+                ]
                 started = time.monotonic()
                 kubectl(
                     info, "-n", namespace, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs)
@@ -306,8 +317,8 @@ def run(count: int, idle: float, timeout: float) -> list[str]:
                 settled = memory_kb(operator.pid)
                 busy_cpu = _cpu_per_tick(operator.pid)
                 children = _children(api, namespace)
-                deleted = delete_all(api, namespace)
             finally:
+                deleted = delete_all(api, namespace)  # while the operator runs: its finalizers
                 operator.stop()
     finally:
         client.CoreV1Api(api).delete_namespace(namespace)

@@ -25,7 +25,7 @@ def complete_job(api: client.ApiClient, namespace: str, name: str, timeout: floa
     Pods are marked as they start running, so a Job with ``completions`` > ``parallelism``
     is driven through every wave.  Raises ``TimeoutError`` if the Job is not Complete in time.
     """
-    batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
+    batch = client.BatchV1Api(api)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = batch.read_namespaced_job_status(name, namespace)
@@ -33,12 +33,19 @@ def complete_job(api: client.ApiClient, namespace: str, name: str, timeout: floa
             return job
         if _condition(job, "Failed"):
             raise RuntimeError(f"job {namespace}/{name} failed before it could be completed")
-        pods = core.list_namespaced_pod(namespace, label_selector=f"{JOB_NAME_LABEL}={name}").items
-        for pod in pods:
-            if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
-                core.patch_namespaced_pod_status(pod.metadata.name, namespace, _succeeded(pod))
+        succeed_running(api, namespace, name)
         time.sleep(0.5)
     raise TimeoutError(f"job {namespace}/{name} not Complete after {timeout:.0f}s")
+
+
+def succeed_running(api: client.ApiClient, namespace: str, name: str) -> int:
+    """Mark the Job's running pods succeeded, without waiting; returns how many were marked."""
+    core = client.CoreV1Api(api)
+    pods = core.list_namespaced_pod(namespace, label_selector=f"{JOB_NAME_LABEL}={name}").items
+    running = [p for p in pods if p.status.phase == "Running" and p.metadata.deletion_timestamp is None]
+    for pod in running:
+        core.patch_namespaced_pod_status(pod.metadata.name, namespace, _succeeded(pod))
+    return len(running)
 
 
 def _succeeded(pod: Any) -> dict[str, Any]:
