@@ -107,7 +107,7 @@ def render(results: dict[str, Any]) -> list[str]:
     return [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine['cpus']} CPUs ({machine['platform']}); "
         f"load average at the end {load} (the machine is shared with other work).",
-        "Reproduce: `python -m bench.ingest` (starts Kafka and PostgreSQL through tests/infra if needed).",
+        "Reproduce: `python -m bench.ingest` (starts Kafka and PostgreSQL through devstack if needed).",
         "",
         f"Data: {n:,} records, {f['mb']} MB: the 62,928 shared records, then copies renumbered "
         "CVE-Y-N -> CVE-Y-(k*10,000,000+N) up to the live feed's size; "
