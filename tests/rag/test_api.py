@@ -32,7 +32,7 @@ def test_search_finds_a_named_id_first_with_the_contract_fields(client: TestClie
     response = client.post("/v1/search", json={"query": f"tell me about {wanted.lower()}", "top_k": 3})
     assert response.status_code == 200
     results = response.json()["results"]
-    assert set(response.json()) == {"results"} and 1 <= len(results) <= 3
+    assert set(response.json()) == {"results", "index"} and 1 <= len(results) <= 3
     assert all(set(r) == RESULT_KEYS for r in results)
     assert results[0]["cve_id"] == wanted and results[0]["cvss"] is not None
 
@@ -52,7 +52,7 @@ def test_search_applies_explicit_filters(client: TestClient, corpus: Corpus) -> 
 def test_ask_without_a_model_answers_from_the_records(client: TestClient, corpus: Corpus) -> None:
     wanted = _kev_id(corpus)
     body = client.post("/v1/ask", json={"question": f"Is {wanted} exploited?"}).json()
-    assert set(body) == {"answer", "citations", "model"}
+    assert set(body) == {"answer", "citations", "model", "index"}
     assert body["model"] == "none" and "without a language model" in body["answer"]
     assert [c["cve_id"] for c in body["citations"]] == [wanted]
     assert set(body["citations"][0]) == {"cve_id", "title", "url", "version", "valid_from", "ref"}
@@ -73,7 +73,7 @@ def test_ask_streams_server_sent_events(client: TestClient, corpus: Corpus) -> N
     names = [e for e, _ in events]
     assert names[0] == "citations" and names[-1] == "done" and "delta" in names
     done = events[-1][1]
-    assert set(done) == {"answer", "citations", "model"}
+    assert set(done) == {"answer", "citations", "model", "index"}
     assert done["answer"] == "".join(d["text"] for e, d in events if e == "delta")
 
 
