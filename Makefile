@@ -110,3 +110,7 @@ bench: demo
 	$(PY) -m bench.index_sync
 	$(PY) -m bench.retrieval
 	$(PY) -m bench.ask
+	$(PY) -m bench.embedding_sync
+	$(PY) -m bench.product_quality
+	$(PY) -m bench.provenance
+	$(PY) -m bench.operator
