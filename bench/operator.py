@@ -25,7 +25,6 @@ import http.server
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -38,21 +37,19 @@ import yaml
 from kubernetes import client
 
 from bench.rag_server import machine_line, write
-from devstack import cluster, kafka, postgres, proc, scratch
+from controllers.api import GROUP, VERSION
+from controllers.api import KINDS as CRD_KINDS
+from controllers.manifests.store import MIGRATE
+from devstack import cluster, kafka, postgres, scratch
 from devstack.k8s_jobs import succeed_running
+from devstack.operator_process import COMMAND, ROOT, STARTED, operator_env
 from workloads.store.db import StoreTarget
 from workloads.store.migrate import migrate
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples" / "quickstart"
-KINDS = (
-    ("CveFeed", "cvefeeds"),
-    ("CveStore", "cvestores"),
-    ("CveIndex", "cveindexes"),
-    ("RagEndpoint", "ragendpoints"),
-)
+KINDS = tuple((kind.__name__, kind.plural) for kind in CRD_KINDS)
 TICK = 5.0  # the operator re-examines every object this often (CVERAG_TICK_SECONDS)
-MIGRATION = "app.kubernetes.io/name=cve-store-migrate"
+MIGRATION = f"app.kubernetes.io/name={MIGRATE}"
 
 
 def _docs(name: str) -> list[dict[str, Any]]:
@@ -140,25 +137,17 @@ class OperatorProcess:
     """``python -m controllers`` watching one namespace, its log in ``log``."""
 
     def __init__(self, kubeconfig: Path, namespace: str, log: Path) -> None:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(kubeconfig),
-            "CVERAG_NAMESPACE": namespace,
-            "CVERAG_TICK_SECONDS": str(TICK),
-            "CVERAG_METRICS_PORT": str(proc.free_port()),
-            "CVERAG_LIVENESS": f"http://127.0.0.1:{proc.free_port()}/healthz",
-        }
-        env.pop("KUBERNETES_SERVICE_HOST", None)
+        env = operator_env(kubeconfig, namespace, {"CVERAG_TICK_SECONDS": str(TICK)})
         self.log = log
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "controllers"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+                list(COMMAND), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
             )
         self.pid = self.process.pid
 
     def wait_started(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
-        while "Activity 'startup' succeeded" not in self.log.read_text(errors="replace"):
+        while STARTED not in self.log.read_text(errors="replace"):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the operator did not start; see {self.log}")
             time.sleep(0.5)
@@ -174,7 +163,7 @@ class OperatorProcess:
 def crs(api: client.ApiClient, namespace: str) -> dict[str, list[dict[str, Any]]]:
     custom = client.CustomObjectsApi(api)
     return {
-        kind: custom.list_namespaced_custom_object("cverag.io", "v1alpha1", namespace, plural)["items"]
+        kind: custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)["items"]
         for kind, plural in KINDS
     }
 
@@ -211,19 +200,17 @@ def kubectl(info: cluster.ClusterInfo, *args: str, stdin: str | None = None) -> 
 
 
 class Watch:
-    """Polls the CRs until each is reconciled, driving migration Jobs and sampling memory."""
+    """Polls the CRs until each is reconciled and Ready, driving migration Jobs meanwhile."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, operator: OperatorProcess) -> None:
-        self.api, self.namespace, self.operator = api, namespace, operator
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.api, self.namespace = api, namespace
         self.ready_at: dict[str, float] = {}
         self.observed_at: float | None = None
-        self.peak_kb = 0
 
     def until_settled(self, count: int, started: float, timeout: float) -> dict[str, int]:
         ready: dict[str, int] = {}
         while time.monotonic() - started < timeout:
             complete_migrations(self.api, self.namespace)
-            self.peak_kb = max(self.peak_kb, memory_kb(self.operator.pid)["VmRSS"])
             found = crs(self.api, self.namespace)
             if self.observed_at is None and all(
                 len(v) == count and all(map(observed, v)) for v in found.values()
@@ -243,7 +230,7 @@ def delete_all(api: client.ApiClient, namespace: str, timeout: float = 600.0) ->
     """Delete every CR (the operator runs their finalizers: topics, consumer groups); True when gone."""
     custom = client.CustomObjectsApi(api)
     for _, plural in reversed(KINDS):
-        custom.delete_collection_namespaced_custom_object("cverag.io", "v1alpha1", namespace, plural)
+        custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, plural)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not any(crs(api, namespace).values()):
@@ -283,11 +270,11 @@ def run(count: int, idle: float, timeout: float) -> list[str]:
                 llm_url = releases.rsplit("/", 1)[0] + "/v1"
                 chains = [chain(i, broker.bootstrap, releases, schema, llm_url) for i in range(count)]
                 # The quickstart alone first (one CR of each kind): how long a user waits for Ready.
-                quickstart = Watch(api, namespace, operator)
+                quickstart = Watch(api, namespace)
                 started = time.monotonic()
                 _apply(info, namespace, chains[0])
                 quickstart.until_settled(1, started, timeout)
-                watch = Watch(api, namespace, operator)
+                watch = Watch(api, namespace)
                 started = time.monotonic()
                 _apply(info, namespace, [d for c in chains[1:] for d in c])
                 ready = watch.until_settled(count, started, timeout)

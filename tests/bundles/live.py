@@ -13,9 +13,10 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from devstack.operator_process import STARTED
 from tests.bundles.charts import dump, render
 from tests.controllers import helpers
-from tests.controllers.operator import STARTED, Operator
+from tests.controllers.operator import Operator
 from tests.support.kube import eventually, kubectl
 
 RBAC_KINDS = {"ServiceAccount", "Role", "RoleBinding"}

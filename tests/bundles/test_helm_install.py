@@ -22,8 +22,8 @@ from kubernetes import client
 
 from devstack import helm, image, proc
 from devstack.k8s_build import locked
+from devstack.operator_process import STARTED
 from tests.bundles.charts import CHART, need_helm, values_file
-from tests.controllers.operator import STARTED
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

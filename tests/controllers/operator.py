@@ -9,23 +9,20 @@ started again at any moment, as a crashed pod would be.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 from kubernetes import client
 
-from devstack import proc
+from devstack.operator_process import COMMAND, STARTED, operator_env
 from tests.support.kube import kubectl
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "bundles" / "operator"
 ACCOUNT, ACCOUNT_NS = "cverag-operator", "cverag-system"
-STARTED = "Activity 'startup' succeeded"  # kopf's log line once the operator runs
 
 
 def install_rbac(kubeconfig: Path) -> None:
@@ -72,23 +69,14 @@ class Operator:
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, "operator already running"
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "CVERAG_NAMESPACE": self.namespaces,
-            "CVERAG_METRICS_PORT": str(proc.free_port()),
-            "CVERAG_LIVENESS": f"http://127.0.0.1:{proc.free_port()}/healthz",
-            "PYTHONUNBUFFERED": "1",
-            **self.extra_env,
-        }
-        env.pop("KUBERNETES_SERVICE_HOST", None)
+        env = operator_env(self.kubeconfig, self.namespaces, self.extra_env)
         self.starts += 1
         self._started_at = self.log_size()
         with self.log.open("ab") as out:
             out.write(f"----- operator start #{self.starts} -----\n".encode())
             out.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "controllers"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+                list(COMMAND), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
             )
 
     def kill(self) -> None:

@@ -21,11 +21,11 @@ from kubernetes import client
 from controllers.api import GROUP, VERSION
 from devstack.cluster import ClusterInfo
 from devstack.image import REPO
+from devstack.operator_process import STARTED
 from tests.support.kube import kubectl
 
 BUNDLE = REPO / "bundles" / "operator"
 NAMESPACE, DEPLOYMENT = "cverag-system", "cverag-operator"
-STARTED = "Activity 'startup' succeeded"  # kopf's log line once the handlers run
 MANAGER = "cverag-e2e"  # its own field manager: another apply of namespace.yaml keeps the annotations
 
 

@@ -39,7 +39,7 @@ from starlette.types import Receive, Scope, Send
 
 from workloads.common.records import is_cve_id
 from workloads.rag import problems
-from workloads.rag.coverage import IndexCoverage
+from workloads.rag.coverage import as_json
 from workloads.rag.guards import Guard
 from workloads.rag.problems import ProblemError
 from workloads.rag.schemas import AskRequest, AsOf, SearchRequest, as_of_moment
@@ -81,7 +81,7 @@ def build(service: Callable[[], RagService]) -> FastMCP:
         hits = await service().search(body.query, body.top_k, Filters(), when)
         return {
             "results": [{**vars(h), "matched": list(h.matched)} for h in hits],
-            "index": _coverage(await service().index_coverage()),
+            "index": as_json(await service().index_coverage()),
         }
 
     @server.tool()
@@ -134,14 +134,10 @@ def build(service: Callable[[], RagService]) -> FastMCP:
             "answer": answer.answer,
             "citations": answer.citations,
             "model": answer.model,
-            "index": _coverage(await service().index_coverage()),
+            "index": as_json(await service().index_coverage()),
         }
 
     return server
-
-
-def _coverage(coverage: IndexCoverage | None) -> dict[str, Any] | None:
-    return coverage.model_dump() if coverage else None
 
 
 def _valid(model: type[M], **given: Any) -> M:

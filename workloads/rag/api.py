@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from workloads.common.records import is_cve_id
 from workloads.rag import agent_tools, changes, openapi, problems
 from workloads.rag.answers.select import Selection
+from workloads.rag.coverage import as_json
 from workloads.rag.guards import BodyLimit, Guard
 from workloads.rag.history_api import history_router
 from workloads.rag.problems import FieldError, ProblemError
@@ -236,6 +237,5 @@ async def _events(
     async for event, data in service.ask_events(body.question, body.top_k, chosen):
         if event == "done":
             metrics.answers.labels("fallback" if data["model"] == "none" else "model").inc()
-            coverage = await service.index_coverage()
-            data = {**data, "index": coverage.model_dump() if coverage else None}
+            data = {**data, "index": as_json(await service.index_coverage())}
         yield sse(event, data)

@@ -27,13 +27,13 @@ log = logging.getLogger(__name__)
 _LEDGER_READY = (
     "SELECT to_regclass('index_documents') IS NOT NULL AND to_regclass('index_cursors') IS NOT NULL"
 )
+_RECORDS = "SELECT count(*) FROM cves WHERE state <> 'REJECTED'"
 _COUNTS = (
     "SELECT (SELECT count(*) FROM index_documents WHERE index_name = %(name)s),"
-    " (SELECT count(*) FROM cves WHERE state <> 'REJECTED'),"
+    f" ({_RECORDS}),"
     " coalesce((SELECT seq FROM index_cursors WHERE index_name = %(name)s), 0)"
     " >= coalesce((SELECT max(seq) FROM cve_versions), 0)"
 )
-_RECORDS = "SELECT count(*) FROM cves WHERE state <> 'REJECTED'"
 
 
 class IndexCoverage(BaseModel):
@@ -57,6 +57,11 @@ def read_coverage(pool: ConnectionPool[Any], index_name: str) -> IndexCoverage:
         counts = conn.execute(_COUNTS, {"name": index_name}).fetchone()
     assert counts is not None  # a SELECT of scalars always returns its row
     return IndexCoverage(indexed=int(counts[0]), records=int(counts[1]), complete=bool(counts[2]))
+
+
+def as_json(coverage: IndexCoverage | None) -> dict[str, Any] | None:
+    """The coverage as the JSON body members carry it (``null`` when unknown)."""
+    return coverage.model_dump() if coverage else None
 
 
 class CoverageCache:
