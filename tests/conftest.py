@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from devstack import proc
+from tests.support.machine import lacks
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KEEP_SERVICES = os.environ.get("CVERAG_KEEP_SERVICES") == "1"
@@ -58,6 +59,22 @@ def kafka(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def llm(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (``.base_url``, ``.model``).
+
+    The first use on a machine compiles llama-cpp-python (about ten minutes, cached).
+    """
+    from devstack import llm as module
+
+    if not os.environ.get(module.BASE_URL_ENV):
+        try:
+            module.build()
+        except proc.ServiceError as exc:
+            lacks(f"llama-cpp-python could not be built here, so there is no local LLM: {exc}")
+    yield from _service(module, request)
+
+
+@pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A Kubernetes cluster with nodes in three zones and a GPU pool (``.kubeconfig``): the
     control plane as local processes with kwok nodes.  The end-to-end also runs on kind
@@ -76,7 +93,7 @@ def real_node(cluster: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     from devstack import node as module
 
     if reason := module.unavailable():
-        pytest.skip(reason)
+        lacks(reason)
     yield from _service(module, request)
 
 
@@ -115,3 +132,15 @@ def namespace(kube: Any, request: pytest.FixtureRequest) -> Iterator[str]:
 
     with temporary_namespace(kube, request.node.name) as name:
         yield name
+
+
+@pytest.fixture
+def operator_api(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The operator's own REST client (:class:`controllers.machinery.rest.Rest`), logged in
+    from the test cluster's admin kubeconfig as the operator logs in from any kubeconfig."""
+    from controllers.machinery import rest
+
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    api = rest.Rest(rest.connection())
+    yield api
+    api.close()

@@ -8,10 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from devstack import bundlegen, helm, proc
+from tests.support.machine import lacks
 
 CHART = bundlegen.CHART
 MONITORING = bundlegen.REPO / "bundles" / "monitoring"
@@ -90,11 +90,11 @@ def kinds(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def need_helm() -> None:
     if shutil.which("go") is None and not Path("/usr/local/go/bin/go").is_file():
-        pytest.skip("helm is built from the Go module proxy and no Go toolchain is installed")
+        lacks("helm is built from the Go module proxy and no Go toolchain is installed")
     try:
         helm.binary()
     except proc.ServiceError as exc:  # pragma: no cover - an offline machine
-        pytest.skip(f"helm could not be built from the Go module proxy: {exc}")
+        lacks(f"helm could not be built from the Go module proxy: {exc}")
 
 
 def dump(docs: list[dict[str, Any]], path: Path) -> Path:

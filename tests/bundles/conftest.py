@@ -13,6 +13,7 @@ import pytest
 
 from devstack import proc
 from tests.support.kube import kubectl
+from tests.support.machine import lacks
 
 PROMETHEUS_OPERATOR = ("github.com/prometheus-operator/prometheus-operator", "v0.80.1")
 MONITORING_CRDS = ("servicemonitors", "podmonitors", "prometheusrules")
@@ -35,7 +36,7 @@ def monitoring_crds(cluster: Any) -> None:
     try:
         files = prometheus_operator_crds()
     except proc.ServiceError as exc:  # pragma: no cover - no Go module proxy
-        pytest.skip(f"prometheus-operator CRDs unavailable from the Go module proxy: {exc}")
+        lacks(f"prometheus-operator CRDs unavailable from the Go module proxy: {exc}")
     for path in files:
         kubectl(cluster.kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(path))
     for plural in MONITORING_CRDS:

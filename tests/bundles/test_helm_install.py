@@ -24,6 +24,7 @@ from devstack import helm, image, proc
 from devstack.k8s_build import locked
 from devstack.operator_process import STARTED
 from tests.bundles.charts import CHART, need_helm, values_file
+from tests.support.machine import lacks
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -38,7 +39,7 @@ def archive_digest(archive: Path) -> str:
 
 def node_image(real_node: Any) -> image.Image:
     if image.cached() is None and (reason := image.unavailable()) is not None:
-        pytest.skip(f"the cverag image cannot be built here: {reason}")
+        lacks(f"the cverag image cannot be built here: {reason}")
     built = image.build()
     if archive_digest(built.archive) not in real_node.ctr("images", "ls", f"name=={built.name}"):
         real_node.import_image(built.archive)

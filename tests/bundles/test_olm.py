@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from controllers.api import GROUP, KINDS, VERSION
@@ -18,6 +17,7 @@ from controllers.api.version import IMAGE
 from controllers.api.version import VERSION as RELEASE
 from devstack import bundlegen, bundlegen_olm, gotools, proc
 from tests.bundles.charts import need_helm
+from tests.support.machine import lacks
 
 MANIFESTS = bundlegen_olm.OLM / "manifests"
 
@@ -105,7 +105,7 @@ def test_operator_framework_validation_accepts_the_bundle(tmp_path: Path) -> Non
     try:
         verify = gotools.go_tool(*OPERATOR_FRAMEWORK_API)
     except proc.ServiceError as exc:
-        pytest.skip(
+        lacks(
             f"operator-framework/api {OPERATOR_FRAMEWORK_API[1]}'s operator-verify does not build here: {exc}"
         )
 

@@ -34,6 +34,7 @@ from tests.conftest import KEEP_SERVICES
 from tests.e2e import byo, install, quickstart
 from tests.e2e.containers import CrashGuard, Target
 from tests.fakes.github_releases import FakeGitHubReleases
+from tests.support.machine import lacks
 
 TIMES: dict[str, float] = {}
 PODS: list[str] = []
@@ -85,7 +86,7 @@ def target(request: pytest.FixtureRequest, real_node: NodeInfo, step: Steps) -> 
     from devstack import kind
 
     if (reason := kind.unavailable()) is not None:
-        pytest.skip(f"the kind target needs a Docker engine: {reason}")
+        lacks(f"the kind target needs a Docker engine: {reason}")
     with step("kind: node image, cluster created"):
         info, started = kind.ensure_running()
     nodes = kind.nodes(real_node.gateway)
@@ -104,7 +105,7 @@ def api(target: Target) -> Iterator[client.ApiClient]:
 def node_image(target: Target, step: Steps) -> image.Image:
     """The working tree's image, built or taken from the cache, in the nodes' containerd."""
     if image.cached() is None and (reason := image.unavailable()) is not None:
-        pytest.skip(f"the cverag image cannot be built here: {reason}")
+        lacks(f"the cverag image cannot be built here: {reason}")
     with step("image: build or reuse"):
         built = image.build()
     with step(f"image: import into containerd ({len(target.node_names)} node(s))"):

@@ -6,6 +6,7 @@ import pytest
 
 from devstack import image
 from tests.image import bundle
+from tests.support.machine import lacks
 
 
 @pytest.fixture(scope="session")
@@ -14,12 +15,12 @@ def built() -> image.Image:
     if (found := image.cached()) is not None:
         return found
     if (reason := image.unavailable()) is not None:
-        pytest.skip(f"the cverag image cannot be built here: {reason}")
+        lacks(f"the cverag image cannot be built here: {reason}")
     return image.build()
 
 
 @pytest.fixture(scope="session")
 def unpacked(built: image.Image) -> bundle.Unpacked:
     if missing := bundle.missing_tools():
-        pytest.skip(f"cannot run the image without a kubelet: {', '.join(missing)} not installed")
+        lacks(f"cannot run the image without a kubelet: {', '.join(missing)} not installed")
     return bundle.unpack(built)

@@ -7,7 +7,6 @@ indexed into pgvector by the real sync with the real MiniLM, once per session.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -18,9 +17,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from devstack import minilm, proc, scratch
+from devstack import minilm, scratch
 from devstack.corpus import sample, write
-from tests.conftest import _service
 from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
 from workloads.index.embedding.local import LocalEmbedder
 from workloads.index.settings import IndexSettings
@@ -88,16 +86,3 @@ def make_client(corpus: Corpus) -> ClientFactory:
 def client(make_client: ClientFactory) -> Iterator[TestClient]:
     with make_client() as c:
         yield c
-
-
-@pytest.fixture(scope="session")
-def llm(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (``.base_url``, ``.model``)."""
-    from devstack import llm as module
-
-    if not os.environ.get(module.BASE_URL_ENV):
-        try:
-            module.build()
-        except proc.ServiceError as exc:
-            pytest.skip(f"llama-cpp-python could not be built here, so there is no local LLM: {exc}")
-    yield from _service(module, request)

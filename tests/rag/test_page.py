@@ -16,6 +16,7 @@ import pytest
 
 from devstack.served import serving
 from tests.rag.conftest import Corpus
+from tests.support.machine import lacks
 from workloads.rag.api import create_app
 from workloads.rag.service import RagService
 
@@ -31,10 +32,9 @@ def served(corpus: Corpus) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.skipif(
-    not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
-)
 def test_page_answers_with_linked_citations(served: str, corpus: Corpus) -> None:
+    if not (CHROMIUM and DRIVER):
+        lacks("needs Debian's chromium and chromium-driver (.ci/run installs them)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By

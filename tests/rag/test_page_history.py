@@ -24,6 +24,7 @@ from devstack import scratch
 from devstack.corpus import sample
 from devstack.served import serving
 from tests.store.helpers import contract_message
+from tests.support.machine import lacks
 from workloads.index.backends.pgvector_table import PgVectorBackend, PgVectorConfig
 from workloads.index.embedding.local import LocalEmbedder
 from workloads.index.settings import IndexSettings
@@ -86,7 +87,7 @@ def served(history_store: StoreTarget, rag_embedder: LocalEmbedder) -> Iterator[
 @pytest.fixture
 def browser() -> Iterator[Any]:
     if not (CHROMIUM and DRIVER):
-        pytest.skip("needs Debian's chromium and chromium-driver (.ci/run installs them)")
+        lacks("needs Debian's chromium and chromium-driver (.ci/run installs them)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
