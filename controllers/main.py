@@ -25,10 +25,9 @@ from controllers.api.feed import CveFeed
 from controllers.api.index import CveIndex
 from controllers.api.rag import RagEndpoint
 from controllers.api.store import CveStore
-from controllers.clients import kube
 from controllers.handlers import feed, index, rag, store
 from controllers.handlers.outcome import Outcome
-from controllers.machinery import conditions, config, events
+from controllers.machinery import conditions, config, events, rest
 from controllers.machinery import settings as operator_settings
 from controllers.machinery.metrics import conditions_written, instrumented
 
@@ -39,6 +38,12 @@ FEEDS: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveFeed.p
 STORES: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveStore.plural}
 INDEXES: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": CveIndex.plural}
 ENDPOINTS: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": RagEndpoint.plural}
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's watch connection logs in exactly as the operator's own calls do (:mod:`rest`)."""
+    return rest.connection()
 
 
 @kopf.on.startup()
@@ -54,9 +59,9 @@ def publish(kind: type[Kind], body: Mapping[str, Any], outcome: Outcome[Any]) ->
     fields the handler set) and post an Event for every condition that flipped."""
     meta = body["metadata"]
     written, transitions = conditions.apply(
-        kube.custom(), kind, meta["namespace"], meta["name"], outcome.conditions, outcome.status
+        rest.default(), kind, meta["namespace"], meta["name"], outcome.conditions, outcome.status
     )
-    events.post_transitions(kube.core(), written, transitions)
+    events.post_transitions(rest.default(), written, transitions)
     conditions_written(
         kind.__name__,
         meta["namespace"],

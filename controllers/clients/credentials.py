@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import base64
 
-from kubernetes.client.exceptions import ApiException
 from psycopg.conninfo import make_conninfo
 
 from controllers.api.common import SecretKeyRef
 from controllers.api.feed import Kafka
 from controllers.api.store import Postgres
 from controllers.clients import kube
+from controllers.machinery.rest import ApiError
 
 KAFKA_AUTH_KEYS = ("security.protocol", "sasl.mechanism", "sasl.username", "sasl.password")
 
@@ -35,7 +35,7 @@ def secret_data(namespace: str, name: str, field: str) -> dict[str, str]:
     """Every key of a Secret, decoded; :class:`MissingSecret` when it does not exist."""
     try:
         secret = kube.request("GET", kube.object_path("v1", "Secret", namespace, name))
-    except ApiException as exc:
+    except ApiError as exc:
         if exc.status == 404:
             raise MissingSecret(namespace, name, field) from None
         raise

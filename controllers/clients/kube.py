@@ -1,11 +1,10 @@
 """The operator's one way to the Kubernetes API: one client, REST calls on resource paths.
 
 kopf keeps its own connection for watching; everything a handler reads or writes goes
-through the :func:`api_client` made here, once per process, from in-cluster credentials
-or else the local kubeconfig.  Objects are plain JSON (``Object``) sent with ``call_api``
-on their REST path, which needs no discovery round-trips and no generated model classes.
-The typed APIs (:func:`custom`, :func:`core`) exist only for the two machinery helpers
-that take one (status patches and Events), and share the same client.
+through one :class:`~controllers.machinery.rest.Rest` client per process, logged in the way
+kopf is (in-cluster service account, else the kubeconfig).  Objects are plain JSON
+(``Object``) sent to their REST path, which needs no discovery round-trips and no generated
+model classes.
 
 Children are server-side applied (one field manager, ``force``), so applying the same
 manifest twice is a no-op: an unchanged spec never rolls a Deployment, and fields other
@@ -15,17 +14,13 @@ reference to its cverag resource, so the garbage collector removes it with its o
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-
 from controllers.api import GROUP, VERSION
 from controllers.api.common import Kind
+from controllers.machinery import rest
+from controllers.machinery.rest import ApiError
 
 Object = dict[str, Any]  # a Kubernetes object as JSON, as manifests build it and the API serves it
 K = TypeVar("K", bound=Kind)
@@ -57,22 +52,6 @@ PLURALS = {
 }
 
 
-@functools.cache
-def api_client() -> client.ApiClient:
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config()
-        return client.ApiClient()
-    return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
-
-
-def custom() -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api_client())
-
-
-def core() -> client.CoreV1Api:
-    return client.CoreV1Api(api_client())
-
-
 def collection_path(api_version: str, kind: str, namespace: str) -> str:
     base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
     return f"{base}/namespaces/{namespace}/{PLURALS[kind]}"
@@ -91,22 +70,9 @@ def request(
 ) -> Any:
     """One REST call with the operator's credentials; the parsed JSON answer.
 
-    Non-2xx answers raise :class:`ApiException` (``.status`` tells 404 from 409 from 403).
+    Non-2xx answers raise :class:`ApiError` (``.status`` tells 404 from 409 from 403).
     """
-    api = api_client()
-    serialized = api.param_serialize(
-        method,
-        path,
-        query_params=list((query or {}).items()),
-        header_params={"Content-Type": content_type, "Accept": "application/json"},
-        body=body,
-        auth_settings=["BearerToken"],
-    )
-    response = api.call_api(*serialized, _request_timeout=30)
-    response.read()
-    if not 200 <= response.status <= 299:
-        raise ApiException(http_resp=response)
-    return json.loads(response.data) if response.data else {}
+    return rest.default().request(method, path, body, query, content_type)
 
 
 def owned(manifest: Object, owner: Mapping[str, Any]) -> Object:
@@ -142,7 +108,7 @@ def create(manifest: Object, owner: Mapping[str, Any]) -> tuple[Object, bool]:
     try:
         created: Object = request("POST", path, owned(manifest, owner), {"fieldManager": FIELD_MANAGER})
         return created, True
-    except ApiException as exc:
+    except ApiError as exc:
         if exc.status != 409:
             raise
     existing = get(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
@@ -155,7 +121,7 @@ def get(api_version: str, kind: str, namespace: str, name: str) -> Object | None
     try:
         found: Object = request("GET", object_path(api_version, kind, namespace, name))
         return found
-    except ApiException as exc:
+    except ApiError as exc:
         if exc.status == 404:
             return None
         raise
@@ -183,7 +149,7 @@ def delete(api_version: str, kind: str, namespace: str, name: str, propagation: 
     try:
         request("DELETE", path, query={"propagationPolicy": propagation})
         return True
-    except ApiException as exc:
+    except ApiError as exc:
         if exc.status == 404:
             return False
         raise
@@ -196,7 +162,7 @@ def served(group_version: str, plural: str) -> bool:
     """
     try:
         found = request("GET", f"/apis/{group_version}")
-    except ApiException as exc:
+    except ApiError as exc:
         if exc.status in (404, 503):
             return False
         raise

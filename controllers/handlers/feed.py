@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 
 from controllers.api.common import DeletionPolicy
 from controllers.api.feed import CveFeed, CveFeedStatus
@@ -20,8 +19,9 @@ from controllers.clients import credentials, kafka_admin, kube, offsets, topics
 from controllers.clients.objects import condition
 from controllers.handlers import feed_sync, network
 from controllers.handlers.outcome import Outcome, merged, summarise
-from controllers.machinery import events
+from controllers.machinery import events, rest
 from controllers.machinery.conditions import Cond
+from controllers.machinery.rest import ApiError
 from controllers.manifests.feed import dead_letter_topic, strimzi_topic, topic_configs
 
 TOPIC_READY = "TopicReady"
@@ -125,7 +125,7 @@ def _announce(owner: Mapping[str, Any], reports: list[topics.TopicReport]) -> No
             message, reason = f"set {', '.join(r.changed_configs)} on topic {r.name}", "TopicConfigured"
         else:
             continue
-        events.post(kube.core(), dict(owner), "Normal", reason, message)
+        events.post(rest.default(), dict(owner), "Normal", reason, message)
 
 
 def _strimzi_topics(feed: CveFeed, owner: Mapping[str, Any]) -> Cond:
@@ -158,7 +158,7 @@ def delete(body: Mapping[str, Any]) -> None:
     try:
         config = credentials.kafka_config(ns, feed.spec.kafka)
     except credentials.MissingSecret as exc:
-        events.post(kube.core(), dict(body), "Warning", "TopicsLeft", f"cannot delete the topics: {exc}")
+        events.post(rest.default(), dict(body), "Warning", "TopicsLeft", f"cannot delete the topics: {exc}")
         return
     try:
         topics.delete(config, [s.name for s in specs])
@@ -172,6 +172,6 @@ def _release(namespace: str, name: str) -> None:
     try:
         patch = {"metadata": {"ownerReferences": None}}
         kube.request("PATCH", path, patch, content_type="application/merge-patch+json")
-    except ApiException as exc:
+    except ApiError as exc:
         if exc.status != 404:
             raise

@@ -26,7 +26,7 @@ from controllers.clients.objects import Rollout
 from controllers.dataplane import index_backend, stores
 from controllers.handlers import network
 from controllers.handlers.outcome import Outcome, merged, summarise
-from controllers.machinery import events
+from controllers.machinery import events, rest
 from controllers.machinery.conditions import Cond
 from controllers.manifests.index import service_account, sync_cronjob, sync_deployment, sync_name
 
@@ -171,7 +171,7 @@ def delete(body: Mapping[str, Any]) -> None:
     try:
         found = settings_for(index, _store(index))
     except (Blocked, credentials.MissingSecret) as exc:
-        events.post(kube.core(), dict(body), "Warning", "IndexLeft", f"cannot drop the index: {exc}")
+        events.post(rest.default(), dict(body), "Warning", "IndexLeft", f"cannot drop the index: {exc}")
         return
     try:
         index_backend.drop(index, found)

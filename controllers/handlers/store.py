@@ -24,7 +24,7 @@ from controllers.clients.objects import condition
 from controllers.dataplane import stores
 from controllers.handlers import network, store_consumers
 from controllers.handlers.outcome import Outcome, merged, summarise
-from controllers.machinery import events
+from controllers.machinery import events, rest
 from controllers.machinery.conditions import Cond
 from controllers.manifests.common import labels
 from controllers.manifests.store import MIGRATE, consumer_group, migration_job, service_account
@@ -126,7 +126,7 @@ def delete(body: Mapping[str, Any]) -> None:
     try:
         conninfo = credentials.postgres_conninfo(ns, store.spec.postgres)
     except credentials.MissingSecret as exc:
-        events.post(kube.core(), dict(body), "Warning", "SchemaLeft", f"cannot drop the schema: {exc}")
+        events.post(rest.default(), dict(body), "Warning", "SchemaLeft", f"cannot drop the schema: {exc}")
         return
     try:
         stores.drop_schema(conninfo, store.spec.postgres.schema_)

@@ -18,11 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from controllers.api import GROUP, VERSION, times
 from controllers.api.common import BaseStatus, ConditionStatus, Kind
+from controllers.machinery.rest import ApiError, Rest
 
 READY = "Ready"
 RECONCILING = "Reconciling"
@@ -92,7 +90,7 @@ def status_fields(status: BaseStatus | None) -> dict[str, Any]:
 
 
 def apply(
-    api: client.CustomObjectsApi,
+    api: Rest,
     kind: type[Kind],
     namespace: str,
     name: str,
@@ -107,8 +105,9 @@ def apply(
     of the conditions and of the status follow the generation of the object as read.
     """
     fields = status_fields(extra_status)
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{kind.plural}/{name}"
     for attempt in range(attempts):
-        obj: dict[str, Any] = api.get_namespaced_custom_object(GROUP, VERSION, namespace, kind.plural, name)
+        obj: dict[str, Any] = api.request("GET", path)
         generation = int(obj["metadata"].get("generation", 0))
         status = obj.get("status") or {}
         conditions, transitions = merge(status.get("conditions", []), updates, generation)
@@ -117,10 +116,10 @@ def apply(
             "status": {**fields, "conditions": conditions, "observedGeneration": generation},
         }
         try:
-            written: dict[str, Any] = api.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, kind.plural, name, patch
+            written: dict[str, Any] = api.request(
+                "PATCH", f"{path}/status", patch, content_type="application/merge-patch+json"
             )
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status == 409 and attempt + 1 < attempts:
                 time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # let the other writer finish
                 continue

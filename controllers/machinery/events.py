@@ -8,48 +8,48 @@ Events are best effort: failing to post one never fails a reconcile.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
+from controllers.api import times
 from controllers.machinery.conditions import Transition
+from controllers.machinery.rest import ApiError, Rest
 
 log = logging.getLogger(__name__)
 REPORTING_CONTROLLER = "cverag.io/operator"
 
 
-def post(api: client.CoreV1Api, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+def post(api: Rest, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
     """Post one core/v1 Event about ``obj`` (Normal or Warning)."""
     meta = obj["metadata"]
-    now = datetime.now(UTC)
-    event = client.CoreV1Event(
-        metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
-        involved_object=client.V1ObjectReference(
-            api_version=obj["apiVersion"],
-            kind=obj["kind"],
-            name=meta["name"],
-            namespace=meta["namespace"],
-            uid=meta["uid"],
-            resource_version=meta.get("resourceVersion"),
-        ),
-        type=type_,
-        reason=reason,
-        message=message[:1024],
-        first_timestamp=now,
-        last_timestamp=now,
-        count=1,
-        reporting_component=REPORTING_CONTROLLER,
-        source=client.V1EventSource(component=REPORTING_CONTROLLER),
-    )
+    now = times.now()
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "type": type_,
+        "reason": reason,
+        "message": message[:1024],
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "reportingComponent": REPORTING_CONTROLLER,
+        "source": {"component": REPORTING_CONTROLLER},
+    }
     try:
-        api.create_namespaced_event(meta["namespace"], event)
-    except ApiException as exc:
+        api.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", event)
+    except ApiError as exc:
         log.warning("could not post event %s on %s: %s", reason, meta["name"], exc.reason)
 
 
-def post_transitions(api: client.CoreV1Api, obj: dict[str, Any], transitions: list[Transition]) -> None:
+def post_transitions(api: Rest, obj: dict[str, Any], transitions: list[Transition]) -> None:
     """One Event per condition that changed status; False conditions are Warnings."""
     for tr in transitions:
         new = tr.new

@@ -6,26 +6,31 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client
-
 from controllers.api import GROUP, VERSION
 from controllers.api.feed import CveFeed
 from controllers.machinery import conditions
 from controllers.machinery.conditions import Cond
+from controllers.machinery.rest import Rest
 from tests.support.kube import load_yaml_docs
 
 FEED = load_yaml_docs(Path(__file__).resolve().parents[2] / "examples" / "quickstart" / "10-cvefeed.yaml")[0]
 OLD = "2020-01-01T00:00:00Z"
 
 
-def _feed(kube: client.ApiClient, namespace: str) -> client.CustomObjectsApi:
-    api = client.CustomObjectsApi(kube)
-    api.create_namespaced_custom_object(GROUP, VERSION, namespace, "cvefeeds", FEED)
+MERGE = "application/merge-patch+json"
+
+
+def _path(namespace: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/cvefeeds"
+
+
+def _feed(api: Rest, namespace: str) -> Rest:
+    api.request("POST", _path(namespace), FEED)
     return api
 
 
-def _conditions(api: client.CustomObjectsApi, namespace: str) -> dict[str, dict[str, Any]]:
-    obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, "cvefeeds", "cvelist")
+def _conditions(api: Rest, namespace: str) -> dict[str, dict[str, Any]]:
+    obj = api.request("GET", f"{_path(namespace)}/cvelist")
     return {c["type"]: c for c in obj["status"]["conditions"]}
 
 
@@ -41,8 +46,8 @@ def test_merge_keeps_transition_time_unless_status_flips() -> None:
     assert flipped[0]["observedGeneration"] == 3
 
 
-def test_two_controllers_conditions_coexist(kube: client.ApiClient, cverag_crds: Any, namespace: str) -> None:
-    api = _feed(kube, namespace)
+def test_two_controllers_conditions_coexist(operator_api: Rest, cverag_crds: Any, namespace: str) -> None:
+    api = _feed(operator_api, namespace)
     errors: list[BaseException] = []
 
     def writer(kind: str, rounds: int) -> None:
@@ -64,14 +69,14 @@ def test_two_controllers_conditions_coexist(kube: client.ApiClient, cverag_crds:
 
 
 def test_unchanged_condition_keeps_transition_time(
-    kube: client.ApiClient, cverag_crds: Any, namespace: str
+    operator_api: Rest, cverag_crds: Any, namespace: str
 ) -> None:
-    api = _feed(kube, namespace)
+    api = _feed(operator_api, namespace)
     conditions.apply(api, CveFeed, namespace, "cvelist", [Cond("Ready", True, "Synced")])
     # Pretend the condition became True long ago, then re-set it with the same status.
     old = _conditions(api, namespace)["Ready"] | {"lastTransitionTime": OLD}
-    api.patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, "cvefeeds", "cvelist", {"status": {"conditions": [old]}}
+    api.request(
+        "PATCH", f"{_path(namespace)}/cvelist/status", {"status": {"conditions": [old]}}, content_type=MERGE
     )
     _, transitions = conditions.apply(
         api, CveFeed, namespace, "cvelist", [Cond("Ready", True, "StillSynced")]
@@ -84,13 +89,11 @@ def test_unchanged_condition_keeps_transition_time(
     assert _conditions(api, namespace)["Ready"]["lastTransitionTime"] != OLD
 
 
-def test_observed_generation_follows_spec(kube: client.ApiClient, cverag_crds: Any, namespace: str) -> None:
-    api = _feed(kube, namespace)
+def test_observed_generation_follows_spec(operator_api: Rest, cverag_crds: Any, namespace: str) -> None:
+    api = _feed(operator_api, namespace)
     written, _ = conditions.apply(api, CveFeed, namespace, "cvelist", [Cond("Ready", True, "Synced")])
     assert written["status"]["observedGeneration"] == written["metadata"]["generation"] == 1
-    api.patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "cvefeeds", "cvelist", {"spec": {"pollInterval": "5m"}}
-    )
+    api.request("PATCH", f"{_path(namespace)}/cvelist", {"spec": {"pollInterval": "5m"}}, content_type=MERGE)
     written, _ = conditions.apply(api, CveFeed, namespace, "cvelist", [Cond("Ready", True, "Synced")])
     assert written["metadata"]["generation"] == 2
     assert written["status"]["observedGeneration"] == 2
